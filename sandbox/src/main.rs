@@ -115,14 +115,15 @@ async fn until_signal() {
     }
 }
 
+/// Writes the ready file (atomically), then prints the line: once either is seen, both are there.
 fn announce(line: &Value, ready_file: Option<&str>) -> Result<(), String> {
-    println!("{line}");
     if let Some(path) = ready_file {
         // Write then rename, so a watcher never reads half a line.
         let tmp = format!("{path}.tmp");
         std::fs::write(&tmp, format!("{line}\n")).map_err(|e| format!("{tmp}: {e}"))?;
         std::fs::rename(&tmp, path).map_err(|e| format!("{path}: {e}"))?;
     }
+    println!("{line}");
     Ok(())
 }
 
