@@ -1,14 +1,43 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! alpaca-lambda-bot: one Alpaca trade cycle per scheduled Lambda invocation, its outcome
+//! posted to Discord.
+//!
+//! Data flows one way, from the event to the outcome:
+//!
+//! ```text
+//! EventBridge Scheduler / rule / cargo lambda invoke
+//!         │ serde_json::Value
+//!         ▼
+//! handler   Lambda edge: event -> Invocation and Slot, cycle, post, outcome or Lambda error
+//!         ▼
+//! cycle     one trade cycle over the Broker port; no Lambda types, no Discord
+//!         ├─ broker    port + Alpaca adapter (apca for trading, reqwest for market data)
+//!         ├─ strategy  pure: completed daily closes + position -> Decision
+//!         └─ report    pure: CycleReport -> Outcome (CONTRACT §5)
+//! then:
+//!         ├─ message   pure: CycleReport -> Discord message (wording, embeds, limits)
+//!         └─ notify    port + Discord webhook adapter (retries within the deadline)
+//! ```
+//!
+//! Where everything lives:
+//! - [`config`]: the environment (CONTRACT §2), validated; `Symbol` and `Quantity`.
+//! - [`event`]: the event shapes (§3), overrides, and the `Slot` behind every
+//!   `client_order_id` (§4).
+//! - [`secrets`]: the secret (§1) in redacting types, Secrets Manager, the warm cache.
+//! - [`broker`]: the `Broker` port and the `Alpaca` adapter.
+//! - [`strategy`]: `golden_cross` and `buy_and_hold`.
+//! - [`cycle`]: orchestration, timeouts, idempotent order placement, fill polling.
+//! - [`report`]: `CycleReport`, `Stage`, and the `Outcome` JSON.
+//! - [`message`]: the Discord message of a report.
+//! - [`notify`]: `WebhookUrl`, `Mention`, the `Notifier` port and the `Discord` adapter.
+//! - [`handler`]: `Bot`, the state kept across warm invocations, and `Bot::invoke`.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod broker;
+pub mod config;
+pub mod cycle;
+pub mod event;
+pub mod handler;
+pub mod message;
+pub mod notify;
+pub mod report;
+pub mod secrets;
+pub mod strategy;

@@ -1,0 +1,415 @@
+//! The Lambda edge: event in, outcome JSON or Lambda error out.
+//!
+//! [`Bot`] holds what lives across warm invocations (configuration, the secret cache, the
+//! HTTP client, the Alpaca client built for the current keys). [`Bot::invoke`] turns one
+//! event into one cycle, posts its outcome, and maps it to the response (CONTRACT §5).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::broker::Alpaca;
+use crate::config::{Config, ConfigError, NotifyVerbosity, TradeSettings};
+use crate::cycle::{self, CycleInput};
+use crate::event::Invocation;
+use crate::message::{self, Message};
+use crate::notify::{Discord, Mention, Notifier, WebhookUrl};
+use crate::report::{CycleReport, Kind, Stage};
+use crate::secrets::{SecretCache, Secrets, SecretsManager};
+
+/// Kept free at the end of the invocation to post the outcome and return it.
+const NOTIFY_RESERVE: Duration = Duration::from_secs(4);
+/// Used when the runtime gives no deadline (tests, direct calls).
+const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
+/// The longest one broker call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for a market order's fill before reporting it as submitted.
+const FILL_WAIT: Duration = Duration::from_secs(5);
+
+/// A failed invocation, returned to Lambda as its error (so `Errors` and alarms see it).
+#[derive(Debug, thiserror::Error)]
+#[error("{stage} failed: {message}")]
+pub struct InvocationFailed {
+    pub stage: &'static str,
+    pub message: String,
+}
+
+/// The function's state across warm invocations.
+pub struct Bot {
+    config: Result<Config, ConfigError>,
+    secrets: Option<SecretCache<SecretsManager>>,
+    http: reqwest::Client,
+    /// The Alpaca client for the secret it was built from, reused while that secret is.
+    alpaca: Mutex<Option<(Arc<Secrets>, Arc<Alpaca>)>>,
+    version: &'static str,
+    no_webhook_logged: AtomicBool,
+}
+
+impl Bot {
+    /// Built once per cold start. A bad configuration does not stop the runtime: each
+    /// invocation then fails with the configuration's message, posted to Discord when the
+    /// secret can still be read.
+    pub fn new(
+        config: Result<Config, ConfigError>,
+        secrets_client: aws_sdk_secretsmanager::Client,
+        http: reqwest::Client,
+    ) -> Self {
+        let secret_id = match &config {
+            Ok(config) => Some((config.secret_id.clone(), config.secret_ttl)),
+            Err(_) => std::env::var("BOT_SECRET_ID")
+                .ok()
+                .filter(|id| !id.trim().is_empty())
+                .map(|id| (id, Duration::from_secs(300))),
+        };
+        Self {
+            config,
+            secrets: secret_id
+                .map(|(id, ttl)| SecretCache::new(SecretsManager::new(secrets_client, id), ttl)),
+            http,
+            alpaca: Mutex::new(None),
+            version: env!("CARGO_PKG_VERSION"),
+            no_webhook_logged: AtomicBool::new(false),
+        }
+    }
+
+    /// One invocation. `deadline_ms` is the runtime's deadline (ms since the Unix epoch).
+    pub async fn invoke(
+        &self,
+        event: Value,
+        request_id: &str,
+        deadline_ms: u64,
+    ) -> Result<Value, InvocationFailed> {
+        let deadline = deadline_from(deadline_ms);
+        let cycle_deadline = deadline - NOTIFY_RESERVE.min((deadline - Instant::now()) / 2);
+
+        let config = match &self.config {
+            Ok(config) => config,
+            Err(err) => {
+                return self
+                    .fail_early(Stage::Config, err.to_string(), None, deadline)
+                    .await;
+            }
+        };
+        let invocation = match Invocation::parse(&event) {
+            Ok(invocation) => invocation,
+            Err(err) => {
+                return self
+                    .fail_early(Stage::Event, err.to_string(), Some(config), deadline)
+                    .await;
+            }
+        };
+        let settings = settings_for(config, &invocation);
+        let slot = invocation.slot(request_id);
+        let span = tracing::info_span!(
+            "cycle",
+            slot = %slot.label(),
+            symbol = %settings.symbol,
+            source = invocation.source.as_str(),
+        );
+        let _entered = span.enter();
+
+        // A scheduled event delivered late is not traded late.
+        if let Some(scheduled) = invocation.scheduled_time {
+            let age = Utc::now().signed_duration_since(scheduled);
+            if age.num_seconds() > config.max_event_age.as_secs() as i64 {
+                let report = CycleReport::new(
+                    Kind::Skipped,
+                    format!(
+                        "stale event: scheduled at {scheduled}, {} s ago (limit {} s): not traded late",
+                        age.num_seconds(),
+                        config.max_event_age.as_secs()
+                    ),
+                    settings.symbol.as_str(),
+                    config.paper,
+                    &slot.label(),
+                );
+                let secrets = self.secrets().await.ok();
+                return self
+                    .finish(report, secrets.as_deref(), config, deadline)
+                    .await;
+            }
+        }
+
+        let secrets = match self.secrets().await {
+            Ok(secrets) => secrets,
+            Err((error, webhook)) => {
+                let report = CycleReport::failed(
+                    Stage::Secrets,
+                    error,
+                    settings.symbol.as_str(),
+                    config.paper,
+                    &slot.label(),
+                );
+                let notified = match webhook {
+                    Some(url) => {
+                        self.post(&url, &render(&report, None, self.version), deadline)
+                            .await
+                    }
+                    None => false,
+                };
+                return Err(self.failure(&report, notified));
+            }
+        };
+
+        let started = async {
+            if config.notify == NotifyVerbosity::Lesson
+                && let Some(url) = &secrets.webhook
+            {
+                self.post(
+                    url,
+                    &message::lifecycle(true, settings.symbol.as_str()),
+                    deadline,
+                )
+                .await;
+            }
+        };
+        let cycle = self.run_cycle(config, &settings, &slot, cycle_deadline, secrets.clone());
+        let ((), (report, secrets)) = tokio::join!(started, cycle);
+        self.finish(report, Some(&secrets), config, deadline).await
+    }
+
+    /// The cycle, with one secret refetch if Alpaca refuses the cached keys.
+    async fn run_cycle(
+        &self,
+        config: &Config,
+        settings: &TradeSettings,
+        slot: &crate::event::Slot,
+        deadline: Instant,
+        mut secrets: Arc<Secrets>,
+    ) -> (CycleReport, Arc<Secrets>) {
+        let mut refetched = false;
+        loop {
+            let alpaca = match self.alpaca_for(config, &secrets).await {
+                Ok(alpaca) => alpaca,
+                Err(err) => {
+                    let report = CycleReport::failed(
+                        Stage::Config,
+                        err.to_string(),
+                        settings.symbol.as_str(),
+                        config.paper,
+                        &slot.label(),
+                    );
+                    return (report, secrets);
+                }
+            };
+            let input = CycleInput {
+                settings,
+                paper: config.paper,
+                slot,
+                trading_enabled: config.trading_enabled && secrets.trading_enabled,
+                deadline,
+                call_timeout: CALL_TIMEOUT,
+                fill_wait: FILL_WAIT,
+            };
+            match cycle::run(alpaca.as_ref(), &input).await {
+                Ok(report) => return (report, secrets),
+                Err(err) if err.is_auth() && !refetched => {
+                    tracing::warn!(
+                        stage = err.stage.as_str(),
+                        "Alpaca refused the keys; refetching the secret once"
+                    );
+                    refetched = true;
+                    if let Some(cache) = &self.secrets {
+                        cache.invalidate().await;
+                    }
+                    match self.secrets().await {
+                        Ok(fresh) => secrets = fresh,
+                        Err((error, _)) => {
+                            let report = CycleReport::failed(
+                                Stage::Secrets,
+                                error,
+                                settings.symbol.as_str(),
+                                config.paper,
+                                &slot.label(),
+                            );
+                            return (report, secrets);
+                        }
+                    }
+                }
+                Err(err) => {
+                    let mut report = CycleReport::failed(
+                        err.stage,
+                        err.cause.to_string(),
+                        settings.symbol.as_str(),
+                        config.paper,
+                        &slot.label(),
+                    );
+                    report.strategy = Some(settings.strategy.as_str());
+                    return (report, secrets);
+                }
+            }
+        }
+    }
+
+    /// Posts the outcome as the verbosity asks, logs it, and maps it to the response.
+    async fn finish(
+        &self,
+        report: CycleReport,
+        secrets: Option<&Secrets>,
+        config: &Config,
+        deadline: Instant,
+    ) -> Result<Value, InvocationFailed> {
+        let webhook = secrets.and_then(|s| s.webhook.as_ref());
+        if webhook.is_none() && !self.no_webhook_logged.swap(true, Ordering::Relaxed) {
+            tracing::info!("no discord_webhook_url in the secret: Discord posts are off");
+        }
+        let wanted = match config.notify {
+            NotifyVerbosity::Quiet => {
+                matches!(report.kind, Kind::Ordered { .. } | Kind::Failed { .. })
+            }
+            NotifyVerbosity::Normal | NotifyVerbosity::Lesson => true,
+        };
+        let mention = secrets.and_then(|s| s.error_mention.as_ref());
+        let mut notified = false;
+        if let (Some(url), true) = (webhook, wanted) {
+            notified = self
+                .post(url, &render(&report, mention, self.version), deadline)
+                .await;
+            if config.notify == NotifyVerbosity::Lesson {
+                self.post(url, &message::lifecycle(false, &report.symbol), deadline)
+                    .await;
+            }
+        }
+        if report.is_failure() {
+            return Err(self.failure(&report, notified));
+        }
+        let outcome = report.outcome(notified);
+        tracing::info!(
+            status = ?outcome.status,
+            reason = %outcome.reason,
+            client_order_id = report.client_order_id.as_deref().unwrap_or(""),
+            order_status = report.order.as_ref().map_or("", |o| o.status.as_str()),
+            notified,
+            "cycle finished"
+        );
+        Ok(serde_json::to_value(outcome).expect("the outcome is plain JSON"))
+    }
+
+    /// A failure before the cycle could start: configuration or event.
+    async fn fail_early(
+        &self,
+        stage: Stage,
+        error: String,
+        config: Option<&Config>,
+        deadline: Instant,
+    ) -> Result<Value, InvocationFailed> {
+        let (symbol, paper) = config.map_or(("?".to_string(), true), |c| {
+            (c.trade.symbol.to_string(), c.paper)
+        });
+        let report = CycleReport::failed(stage, error, &symbol, paper, "-");
+        let mut notified = false;
+        if let Ok(secrets) = self.secrets().await
+            && let Some(url) = &secrets.webhook
+        {
+            let mention = secrets.error_mention.as_ref();
+            notified = self
+                .post(url, &render(&report, mention, self.version), deadline)
+                .await;
+        }
+        Err(self.failure(&report, notified))
+    }
+
+    fn failure(&self, report: &CycleReport, notified: bool) -> InvocationFailed {
+        let (stage, error) = match &report.kind {
+            Kind::Failed { stage, error } => (stage.as_str(), error.clone()),
+            _ => ("cycle", report.reason.clone()),
+        };
+        tracing::error!(stage, error = %error, symbol = %report.symbol, notified, "cycle failed");
+        InvocationFailed {
+            stage,
+            message: error,
+        }
+    }
+
+    async fn secrets(&self) -> Result<Arc<Secrets>, (String, Option<WebhookUrl>)> {
+        let Some(cache) = &self.secrets else {
+            return Err(("BOT_SECRET_ID is not set".into(), None));
+        };
+        cache
+            .get()
+            .await
+            .map(|(secrets, _)| secrets)
+            .map_err(|problem| (problem.error.to_string(), problem.webhook))
+    }
+
+    async fn alpaca_for(
+        &self,
+        config: &Config,
+        secrets: &Arc<Secrets>,
+    ) -> Result<Arc<Alpaca>, crate::broker::BrokerError> {
+        let mut current = self.alpaca.lock().await;
+        if let Some((built_for, alpaca)) = current.as_ref()
+            && Arc::ptr_eq(built_for, secrets)
+        {
+            return Ok(alpaca.clone());
+        }
+        let alpaca = Arc::new(Alpaca::new(
+            &config.alpaca_api_url,
+            config.alpaca_data_url.clone(),
+            config.data_feed.clone(),
+            secrets.alpaca.clone(),
+            self.http.clone(),
+        )?);
+        *current = Some((secrets.clone(), alpaca.clone()));
+        Ok(alpaca)
+    }
+
+    async fn post(&self, url: &WebhookUrl, message: &Message, deadline: Instant) -> bool {
+        let discord = Discord::new(self.http.clone(), url.clone());
+        match discord.post(message, deadline).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "Discord post failed; the trade is unaffected");
+                false
+            }
+        }
+    }
+}
+
+fn render(report: &CycleReport, mention: Option<&Mention>, version: &str) -> Message {
+    message::render(
+        report,
+        &message::Context {
+            version,
+            now: Utc::now(),
+            error_mention: mention,
+        },
+    )
+}
+
+/// The environment's settings with the event's overrides applied.
+fn settings_for(config: &Config, invocation: &Invocation) -> TradeSettings {
+    let overrides = &invocation.overrides;
+    TradeSettings {
+        symbol: overrides
+            .symbol
+            .clone()
+            .unwrap_or_else(|| config.trade.symbol.clone()),
+        quantity: overrides
+            .quantity
+            .clone()
+            .unwrap_or_else(|| config.trade.quantity.clone()),
+        strategy: overrides.strategy.unwrap_or(config.trade.strategy),
+        windows: config.trade.windows,
+        // An event can ask for a dry run, never cancel one the environment set.
+        dry_run: config.trade.dry_run || overrides.dry_run.unwrap_or(false),
+    }
+}
+
+/// The runtime's deadline as an `Instant`; a missing or past one gets the default budget.
+fn deadline_from(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let remaining = if deadline_ms > now_ms {
+        Duration::from_millis(deadline_ms - now_ms)
+    } else {
+        DEFAULT_BUDGET
+    };
+    Instant::now() + remaining
+}

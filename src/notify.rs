@@ -1,0 +1,371 @@
+//! The notifier port and its Discord webhook adapter.
+//!
+//! The webhook URL carries its token: it lives in a [`WebhookUrl`] whose `Debug` and
+//! `Display` hide it, and every `reqwest` error is stripped of its URL before it is kept.
+//! Delivery retries 429 (honouring Discord's wait), 5xx and connection failures, never past
+//! the deadline it is given; a 401/404 is a configuration problem and is not retried.
+
+use std::future::Future;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::message::Message;
+
+/// A Discord webhook URL, rewritten to API v10 with `?wait=true`. Never printed.
+#[derive(Clone)]
+pub struct WebhookUrl {
+    url: SecretString,
+    host: String,
+}
+
+impl std::fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookUrl({}/[REDACTED])", self.host)
+    }
+}
+
+const DISCORD_HOSTS: [&str; 6] = [
+    "discord.com",
+    "discordapp.com",
+    "canary.discord.com",
+    "ptb.discord.com",
+    "canary.discordapp.com",
+    "ptb.discordapp.com",
+];
+
+impl WebhookUrl {
+    /// Accepts a copied webhook URL (`https://discord.com/api/webhooks/{id}/{token}`, any
+    /// API version, discordapp/canary/ptb hosts) or any local `http://127.0.0.1…` one for the
+    /// sandbox. The error says what is expected and never echoes the input.
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        const EXPECTED: &str =
+            "a Discord webhook URL such as https://discord.com/api/webhooks/<id>/<token>";
+        let url = Url::parse(raw.trim()).map_err(|_| EXPECTED)?;
+        let host = url.host_str().ok_or(EXPECTED)?.to_ascii_lowercase();
+        let local = host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+        match url.scheme() {
+            "https" if DISCORD_HOSTS.contains(&host.as_str()) || local => {}
+            "http" if local => {}
+            _ => return Err(EXPECTED),
+        }
+        let segments: Vec<&str> = url.path_segments().ok_or(EXPECTED)?.collect();
+        let (id, token) = match segments.as_slice() {
+            ["api", "webhooks", id, token] => (*id, *token),
+            ["api", version, "webhooks", id, token] if version.starts_with('v') => (*id, *token),
+            _ => return Err(EXPECTED),
+        };
+        let valid_token = !token.is_empty()
+            && token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) || !valid_token {
+            return Err(EXPECTED);
+        }
+        let mut rewritten = url.clone();
+        rewritten.set_path(&format!("/api/v10/webhooks/{id}/{token}"));
+        // A copied thread URL may carry thread_id; keep it, and always wait for the message.
+        let thread_id = url
+            .query_pairs()
+            .find(|(k, _)| k == "thread_id")
+            .map(|(_, v)| v.into_owned());
+        rewritten.set_query(None);
+        {
+            let mut query = rewritten.query_pairs_mut();
+            query.append_pair("wait", "true");
+            if let Some(thread_id) = thread_id {
+                query.append_pair("thread_id", &thread_id);
+            }
+        }
+        Ok(Self {
+            url: SecretString::from(rewritten.to_string()),
+            host,
+        })
+    }
+
+    /// For the request only; never log what this returns.
+    pub fn expose(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+/// Who to ping on errors (from the secret's `discord_error_mention`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mention {
+    User(String),
+    Role(String),
+}
+
+impl Mention {
+    /// Accepts `123`, `user:123`, `<@123>` (a user), and `role:123`, `<@&123>` (a role).
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        const EXPECTED: &str = "a Discord id: 123, user:123, role:123, <@123> or <@&123>";
+        let raw = raw.trim();
+        let (role, id) = if let Some(id) = raw.strip_prefix("role:") {
+            (true, id)
+        } else if let Some(id) = raw.strip_prefix("user:") {
+            (false, id)
+        } else if let Some(id) = raw.strip_prefix("<@&").and_then(|r| r.strip_suffix('>')) {
+            (true, id)
+        } else if let Some(id) = raw.strip_prefix("<@").and_then(|r| r.strip_suffix('>')) {
+            (false, id.trim_start_matches('!'))
+        } else {
+            (false, raw)
+        };
+        if id.is_empty() || id.len() > 20 || !id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(EXPECTED);
+        }
+        Ok(if role {
+            Mention::Role(id.into())
+        } else {
+            Mention::User(id.into())
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotifyError {
+    #[error(
+        "Discord rejected the webhook (HTTP {status}: {message}): check discord_webhook_url in the secret"
+    )]
+    Configuration { status: u16, message: String },
+    #[error("Discord refused the message (HTTP {status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("Discord did not accept the message after {attempts} attempt(s): {last}")]
+    GaveUp { attempts: u32, last: String },
+}
+
+/// The notifier port: post one message before `deadline`.
+pub trait Notifier: Send + Sync {
+    fn post(
+        &self,
+        message: &Message,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}
+
+/// Posts to a Discord webhook with a shared `reqwest::Client` (built once per cold start).
+pub struct Discord {
+    http: reqwest::Client,
+    url: WebhookUrl,
+    max_attempts: u32,
+}
+
+impl Discord {
+    pub fn new(http: reqwest::Client, url: WebhookUrl) -> Self {
+        Self {
+            http,
+            url,
+            max_attempts: 4,
+        }
+    }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Delivered,
+    /// Worth another try after at least this long.
+    Retry {
+        wait: Duration,
+        why: String,
+    },
+    Fatal(NotifyError),
+}
+
+impl Notifier for Discord {
+    async fn post(&self, message: &Message, deadline: Instant) -> Result<(), NotifyError> {
+        // Hand-rolled rather than backon: the wait comes from each 429 answer, and the loop
+        // must stop at the invocation's deadline, not after a fixed schedule.
+        let mut backoff = Duration::from_millis(250);
+        let mut last = String::new();
+        for attempt in 1..=self.max_attempts {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(NotifyError::GaveUp {
+                    attempts: attempt - 1,
+                    last: format!("{last}; no time left before the deadline"),
+                });
+            }
+            match self.attempt(message, remaining).await {
+                Attempt::Delivered => return Ok(()),
+                Attempt::Fatal(err) => return Err(err),
+                Attempt::Retry { wait, why } => {
+                    last = why;
+                    let wait = wait.max(backoff);
+                    backoff *= 2;
+                    if attempt == self.max_attempts {
+                        break;
+                    }
+                    if Instant::now() + wait >= deadline {
+                        return Err(NotifyError::GaveUp {
+                            attempts: attempt,
+                            last: format!("{last}; waiting {wait:?} would pass the deadline"),
+                        });
+                    }
+                    tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, cause = %last, "Discord post failed, retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        Err(NotifyError::GaveUp {
+            attempts: self.max_attempts,
+            last,
+        })
+    }
+}
+
+impl Discord {
+    async fn attempt(&self, message: &Message, remaining: Duration) -> Attempt {
+        let response = match self
+            .http
+            .post(self.url.expose())
+            .json(message)
+            .timeout(remaining)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(err) => {
+                // without_url: the URL holds the webhook token.
+                let err = err.without_url();
+                return Attempt::Retry {
+                    wait: Duration::ZERO,
+                    why: crate::broker::error_chain(&err),
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        match status {
+            200..=299 => Attempt::Delivered,
+            429 => Attempt::Retry {
+                wait: retry_after(&headers, &body),
+                why: "rate limited (HTTP 429)".into(),
+            },
+            500..=599 => Attempt::Retry {
+                wait: Duration::ZERO,
+                why: format!("HTTP {status}"),
+            },
+            401 | 403 | 404 => Attempt::Fatal(NotifyError::Configuration {
+                status,
+                message: discord_message(&body),
+            }),
+            _ => Attempt::Fatal(NotifyError::Rejected {
+                status,
+                message: discord_message(&body),
+            }),
+        }
+    }
+}
+
+/// Discord's wait on a 429: the body's `retry_after`, else `Retry-After`, else
+/// `X-RateLimit-Reset-After`, all in seconds; capped so a bad value cannot stall us.
+fn retry_after(headers: &reqwest::header::HeaderMap, body: &[u8]) -> Duration {
+    let from_body = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("retry_after").and_then(|r| r.as_f64()));
+    let from_header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let seconds = from_body
+        .or_else(|| from_header("retry-after"))
+        .or_else(|| from_header("x-ratelimit-reset-after"))
+        .unwrap_or(1.0);
+    Duration::from_secs_f64(seconds.clamp(0.0, 60.0))
+}
+
+fn discord_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_are_rewritten_to_v10_and_wait() {
+        for raw in [
+            "https://discord.com/api/webhooks/123/abc-DEF_9",
+            "https://discordapp.com/api/webhooks/123/abc-DEF_9",
+            "https://canary.discord.com/api/v9/webhooks/123/abc-DEF_9",
+            "https://ptb.discord.com/api/v10/webhooks/123/abc-DEF_9",
+        ] {
+            let url = WebhookUrl::parse(raw).unwrap();
+            assert!(
+                url.expose()
+                    .ends_with("/api/v10/webhooks/123/abc-DEF_9?wait=true"),
+                "{raw} -> {}",
+                url.expose()
+            );
+        }
+        let thread =
+            WebhookUrl::parse("https://discord.com/api/webhooks/1/t?thread_id=99").unwrap();
+        assert!(thread.expose().ends_with("?wait=true&thread_id=99"));
+        let local = WebhookUrl::parse("http://127.0.0.1:9000/api/webhooks/1/t").unwrap();
+        assert_eq!(
+            local.expose(),
+            "http://127.0.0.1:9000/api/v10/webhooks/1/t?wait=true"
+        );
+    }
+
+    #[test]
+    fn bad_webhook_urls_are_refused_without_echo() {
+        for raw in [
+            "not a url",
+            "http://discord.com/api/webhooks/1/t",
+            "https://evil.example/api/webhooks/1/t",
+            "https://discord.com/api/webhooks/abc/t",
+            "https://discord.com/api/webhooks/1",
+            "https://discord.com/channels/1/2",
+        ] {
+            let err = WebhookUrl::parse(raw).unwrap_err();
+            assert!(!err.contains(raw), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let url = WebhookUrl::parse("https://discord.com/api/webhooks/123/SeCrEtToKeN").unwrap();
+        assert!(!format!("{url:?}").contains("SeCrEtToKeN"));
+    }
+
+    #[test]
+    fn mentions() {
+        assert_eq!(Mention::parse("123"), Ok(Mention::User("123".into())));
+        assert_eq!(Mention::parse("<@!123>"), Ok(Mention::User("123".into())));
+        assert_eq!(Mention::parse("<@&42>"), Ok(Mention::Role("42".into())));
+        assert_eq!(Mention::parse("role:42"), Ok(Mention::Role("42".into())));
+        assert!(Mention::parse("@everyone").is_err());
+    }
+
+    #[test]
+    fn retry_after_prefers_the_body() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(
+            retry_after(&headers, br#"{"retry_after": 0.25}"#),
+            Duration::from_millis(250)
+        );
+        assert_eq!(retry_after(&headers, b""), Duration::from_secs(3));
+        assert_eq!(
+            retry_after(
+                &reqwest::header::HeaderMap::new(),
+                br#"{"retry_after": 1e9}"#
+            ),
+            Duration::from_secs(60)
+        );
+    }
+}

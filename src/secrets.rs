@@ -1,0 +1,356 @@
+//! The secret (CONTRACT §1): its redacting types, its parser, the Secrets Manager adapter and
+//! the warm-invocation cache.
+//!
+//! Secret values live in `SecretString`s, whose `Debug` prints `[REDACTED]`; errors name the
+//! key that is wrong, never its value.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::notify::{Mention, WebhookUrl};
+
+/// The parsed secret.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub alpaca: AlpacaKeys,
+    /// `None`: no Discord posts (the log says so once per cold start).
+    pub webhook: Option<WebhookUrl>,
+    /// The secret's kill switch; `false` stops orders without a deploy.
+    pub trading_enabled: bool,
+    pub error_mention: Option<Mention>,
+}
+
+/// Alpaca's key pair. Both halves are secrets: neither is ever printed.
+#[derive(Debug, Clone)]
+pub struct AlpacaKeys {
+    pub key_id: SecretString,
+    pub secret: SecretString,
+}
+
+/// Why the secret could not be used. Never carries a secret value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SecretError {
+    #[error("could not read secret {secret_id:?} from Secrets Manager: {cause}")]
+    Fetch { secret_id: String, cause: String },
+    #[error("secret {0:?} has no SecretString (a binary secret is not supported)")]
+    NotAString(String),
+    #[error("the secret is not a JSON object: {0}")]
+    NotJson(String),
+    #[error("the secret lacks the required key {0:?}")]
+    MissingKey(&'static str),
+    #[error("the secret's key {key:?} is invalid: expected {expected}")]
+    InvalidKey {
+        key: &'static str,
+        expected: &'static str,
+    },
+}
+
+/// A secret that failed to parse, with the webhook when it could still be read, so the
+/// error can be posted to Discord (CONTRACT §1).
+#[derive(Debug, Clone)]
+pub struct SecretProblem {
+    pub error: SecretError,
+    pub webhook: Option<WebhookUrl>,
+}
+
+impl Secrets {
+    pub fn parse(secret_string: &str) -> Result<Self, SecretProblem> {
+        let fail = |error| SecretProblem {
+            error,
+            webhook: None,
+        };
+        // serde_json's syntax errors give a line and column, never the text.
+        let value: Value = serde_json::from_str(secret_string).map_err(|e| {
+            fail(SecretError::NotJson(format!(
+                "invalid JSON at line {} column {}",
+                e.line(),
+                e.column()
+            )))
+        })?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| fail(SecretError::NotJson("the JSON is not an object".into())))?;
+
+        // The webhook first: with it, every other problem can still be posted.
+        let webhook = match object.get("discord_webhook_url") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) => Some(WebhookUrl::parse(s).map_err(|expected| {
+                fail(SecretError::InvalidKey {
+                    key: "discord_webhook_url",
+                    expected,
+                })
+            })?),
+            Some(_) => {
+                return Err(fail(SecretError::InvalidKey {
+                    key: "discord_webhook_url",
+                    expected: "a Discord webhook URL string",
+                }));
+            }
+        };
+        let with_webhook = |error| SecretProblem {
+            error,
+            webhook: webhook.clone(),
+        };
+
+        let key_id = required_string(object, "api_key").map_err(with_webhook)?;
+        let secret = required_string(object, "api_secret").map_err(with_webhook)?;
+        let trading_enabled = match object.get("trading_enabled") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+            Some(_) => {
+                return Err(with_webhook(SecretError::InvalidKey {
+                    key: "trading_enabled",
+                    expected: "true or false",
+                }));
+            }
+        };
+        let error_mention = match object.get("discord_error_mention") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) => Some(Mention::parse(s).map_err(|expected| {
+                with_webhook(SecretError::InvalidKey {
+                    key: "discord_error_mention",
+                    expected,
+                })
+            })?),
+            Some(Value::Number(n)) => Some(Mention::parse(&n.to_string()).map_err(|expected| {
+                with_webhook(SecretError::InvalidKey {
+                    key: "discord_error_mention",
+                    expected,
+                })
+            })?),
+            Some(_) => {
+                return Err(with_webhook(SecretError::InvalidKey {
+                    key: "discord_error_mention",
+                    expected: "a Discord user or role id",
+                }));
+            }
+        };
+        Ok(Self {
+            alpaca: AlpacaKeys {
+                key_id: SecretString::from(key_id),
+                secret: SecretString::from(secret),
+            },
+            webhook,
+            trading_enabled,
+            error_mention,
+        })
+    }
+}
+
+fn required_string(
+    object: &serde_json::Map<String, Value>,
+    key: &'static str,
+) -> Result<String, SecretError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Err(SecretError::MissingKey(key)),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(SecretError::InvalidKey {
+            key,
+            expected: "a non-empty string (it is empty)",
+        }),
+        Some(Value::String(s)) => Ok(s.trim().to_string()),
+        Some(_) => Err(SecretError::InvalidKey {
+            key,
+            expected: "a string",
+        }),
+    }
+}
+
+/// Where the secret string comes from: Secrets Manager in production, anything in tests.
+pub trait SecretSource: Send + Sync {
+    fn fetch(&self) -> impl Future<Output = Result<String, SecretError>> + Send;
+}
+
+/// The real source: `GetSecretValue` through `aws-sdk-secretsmanager`.
+#[derive(Debug, Clone)]
+pub struct SecretsManager {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+}
+
+impl SecretsManager {
+    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            secret_id: secret_id.into(),
+        }
+    }
+
+    pub fn secret_id(&self) -> &str {
+        &self.secret_id
+    }
+}
+
+impl SecretSource for SecretsManager {
+    async fn fetch(&self) -> Result<String, SecretError> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| SecretError::Fetch {
+                secret_id: self.secret_id.clone(),
+                // The SDK's error context names the service error code and message, or the
+                // transport failure; the request carries no secret value.
+                cause: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        output
+            .secret_string
+            .ok_or_else(|| SecretError::NotAString(self.secret_id.clone()))
+    }
+}
+
+/// Secrets fetched on the first invocation and reused by warm ones for `ttl`; `invalidate`
+/// forces one refetch, so a rotated Alpaca key heals itself after a 401/403.
+pub struct SecretCache<S> {
+    source: S,
+    ttl: Duration,
+    cached: Mutex<Option<(Instant, Arc<Secrets>)>>,
+}
+
+impl<S: SecretSource> SecretCache<S> {
+    pub fn new(source: S, ttl: Duration) -> Self {
+        Self {
+            source,
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The cached secrets, or freshly fetched ones, and whether they came from the cache.
+    pub async fn get(&self) -> Result<(Arc<Secrets>, bool), SecretProblem> {
+        let mut cached = self.cached.lock().await;
+        if let Some((fetched_at, secrets)) = cached.as_ref()
+            && fetched_at.elapsed() < self.ttl
+        {
+            return Ok((secrets.clone(), true));
+        }
+        let raw = self.source.fetch().await.map_err(|error| SecretProblem {
+            error,
+            webhook: None,
+        })?;
+        let secrets = Arc::new(Secrets::parse(&raw)?);
+        *cached = Some((Instant::now(), secrets.clone()));
+        Ok((secrets, false))
+    }
+
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const FULL: &str = r#"{
+        "api_key": "PKTESTKEYID", "api_secret": "sEcReTvAlUe",
+        "discord_webhook_url": "https://discord.com/api/webhooks/123/tok-en_1",
+        "trading_enabled": false, "discord_error_mention": "<@&42>",
+        "paper_trading": true, "trade_symbol": "SPY"
+    }"#;
+
+    #[test]
+    fn parses_the_lessons_config_json() {
+        let s = Secrets::parse(FULL).unwrap();
+        assert_eq!(s.alpaca.key_id.expose_secret(), "PKTESTKEYID");
+        assert_eq!(s.alpaca.secret.expose_secret(), "sEcReTvAlUe");
+        assert!(s.webhook.is_some());
+        assert!(!s.trading_enabled);
+        assert!(s.error_mention.is_some());
+    }
+
+    #[test]
+    fn debug_never_shows_a_value() {
+        let s = Secrets::parse(FULL).unwrap();
+        let debug = format!("{s:?}");
+        for secret in ["PKTESTKEYID", "sEcReTvAlUe", "tok-en_1"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_key_never_the_value() {
+        for (raw, needle, webhook_kept) in [
+            ("not json sEcReT", "invalid JSON", false),
+            ("[\"sEcReT\"]", "not an object", false),
+            (r#"{"api_secret": "sEcReT"}"#, "api_key", false),
+            (r#"{"api_key": "sEcReT"}"#, "api_secret", false),
+            (r#"{"api_key": "", "api_secret": "sEcReT"}"#, "empty", false),
+            (
+                r#"{"api_key": 12345, "api_secret": "sEcReT"}"#,
+                "api_key",
+                false,
+            ),
+            (
+                r#"{"api_key": "sEcReT", "discord_webhook_url": "https://discord.com/api/webhooks/1/t"}"#,
+                "api_secret",
+                true,
+            ),
+            (
+                r#"{"api_key": "k", "api_secret": "sEcReT", "discord_webhook_url": "sEcReT-not-a-url"}"#,
+                "discord_webhook_url",
+                false,
+            ),
+            (
+                r#"{"api_key": "k", "api_secret": "sEcReT", "trading_enabled": "sEcReT"}"#,
+                "trading_enabled",
+                false,
+            ),
+        ] {
+            let problem = Secrets::parse(raw).unwrap_err();
+            let message = problem.error.to_string();
+            assert!(message.contains(needle), "{raw}: {message}");
+            assert!(!message.contains("sEcReT"), "{raw}: leaks: {message}");
+            assert_eq!(problem.webhook.is_some(), webhook_kept, "{raw}");
+        }
+    }
+
+    struct Counting {
+        calls: AtomicUsize,
+    }
+
+    impl SecretSource for Counting {
+        async fn fetch(&self) -> Result<String, SecretError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(r#"{"api_key": "k", "api_secret": "s"}"#.into())
+        }
+    }
+
+    #[tokio::test]
+    async fn cache_reuses_until_ttl_or_invalidation() {
+        let cache = SecretCache::new(
+            Counting {
+                calls: AtomicUsize::new(0),
+            },
+            Duration::from_secs(60),
+        );
+        assert!(!cache.get().await.unwrap().1);
+        assert!(cache.get().await.unwrap().1);
+        assert_eq!(cache.source.calls.load(Ordering::SeqCst), 1);
+        cache.invalidate().await;
+        assert!(!cache.get().await.unwrap().1);
+        assert_eq!(cache.source.calls.load(Ordering::SeqCst), 2);
+
+        let expiring = SecretCache::new(
+            Counting {
+                calls: AtomicUsize::new(0),
+            },
+            Duration::ZERO,
+        );
+        expiring.get().await.unwrap();
+        expiring.get().await.unwrap();
+        assert_eq!(expiring.source.calls.load(Ordering::SeqCst), 2);
+    }
+}
