@@ -30,6 +30,9 @@ pub struct Config {
     /// Alpaca's market-data feed for the daily bars (`iex` works on every account).
     pub data_feed: String,
     pub notify: NotifyVerbosity,
+    /// Post under this name and avatar instead of the webhook's own.
+    pub discord_username: Option<String>,
+    pub discord_avatar_url: Option<String>,
     /// Scheduled events older than this are skipped rather than traded late.
     pub max_event_age: Duration,
     /// How long a fetched secret is reused by warm invocations.
@@ -232,6 +235,15 @@ impl Config {
                 _ => Err("one of normal, lesson, quiet".to_string()),
             },
         )?;
+        let discord_username = get("DISCORD_USERNAME").map(|v| v.trim().to_string());
+        let discord_avatar_url = get("DISCORD_AVATAR_URL")
+            .map(|v| parse_url(v.trim()).map(|u| u.to_string()))
+            .transpose()
+            .map_err(|expected| ConfigError::Invalid {
+                name: "DISCORD_AVATAR_URL",
+                value: get("DISCORD_AVATAR_URL").unwrap_or_default(),
+                expected,
+            })?;
         let max_event_age = parse_or(
             "MAX_EVENT_AGE_SECONDS",
             get("MAX_EVENT_AGE_SECONDS"),
@@ -260,6 +272,8 @@ impl Config {
             alpaca_data_url,
             data_feed,
             notify,
+            discord_username,
+            discord_avatar_url,
             max_event_age,
             secret_ttl,
         })

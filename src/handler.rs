@@ -147,8 +147,12 @@ impl Bot {
                 );
                 let notified = match webhook {
                     Some(url) => {
-                        self.post(&url, &render(&report, None, self.version), deadline)
-                            .await
+                        self.post(
+                            &url,
+                            &render(&report, None, Some(config), self.version),
+                            deadline,
+                        )
+                        .await
                     }
                     None => false,
                 };
@@ -268,7 +272,11 @@ impl Bot {
         let mut notified = false;
         if let (Some(url), true) = (webhook, wanted) {
             notified = self
-                .post(url, &render(&report, mention, self.version), deadline)
+                .post(
+                    url,
+                    &render(&report, mention, Some(config), self.version),
+                    deadline,
+                )
                 .await;
             if config.notify == NotifyVerbosity::Lesson {
                 self.post(url, &message::lifecycle(false, &report.symbol), deadline)
@@ -308,7 +316,11 @@ impl Bot {
         {
             let mention = secrets.error_mention.as_ref();
             notified = self
-                .post(url, &render(&report, mention, self.version), deadline)
+                .post(
+                    url,
+                    &render(&report, mention, config, self.version),
+                    deadline,
+                )
                 .await;
         }
         Err(self.failure(&report, notified))
@@ -371,13 +383,20 @@ impl Bot {
     }
 }
 
-fn render(report: &CycleReport, mention: Option<&Mention>, version: &str) -> Message {
+fn render(
+    report: &CycleReport,
+    mention: Option<&Mention>,
+    config: Option<&Config>,
+    version: &str,
+) -> Message {
     message::render(
         report,
         &message::Context {
             version,
             now: Utc::now(),
             error_mention: mention,
+            username: config.and_then(|c| c.discord_username.as_deref()),
+            avatar_url: config.and_then(|c| c.discord_avatar_url.as_deref()),
         },
     )
 }

@@ -1,0 +1,356 @@
+//! The real handler end to end in-process: the real Secrets Manager client against
+//! `moto_server`, the real apca and reqwest clients against the sandbox's Alpaca emulator and
+//! Discord capture.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alpaca_lambda_bot::config::Config;
+use alpaca_lambda_bot::handler::Bot;
+use bot_sandbox::{FillMode, MotoServer, Sandbox, Scenario};
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+const SECRET_NAME: &str = "alpaca-bot/test";
+const SHORT: usize = 40;
+const LONG: usize = 100;
+
+struct Harness {
+    sandbox: Sandbox,
+    moto: MotoServer,
+    bot: Bot,
+}
+
+async fn secrets_client(moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
+    // The same loader main.rs uses, with the endpoint override a user would set.
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint_url())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&aws)
+}
+
+impl Harness {
+    async fn start(scenario: Scenario, env: &[(&str, &str)]) -> Self {
+        let sandbox = Sandbox::start(scenario).await.unwrap();
+        let moto = MotoServer::start().await.unwrap();
+        let secret = json!({
+            "api_key": "sandbox-key-id",
+            "api_secret": "sandbox-secret-key",
+            "discord_webhook_url": sandbox.webhook_url(),
+        });
+        moto.create_secret(SECRET_NAME, &secret.to_string()).await;
+        let bot = Self::bot(&sandbox, &moto, env).await;
+        Self { sandbox, moto, bot }
+    }
+
+    async fn bot(sandbox: &Sandbox, moto: &MotoServer, env: &[(&str, &str)]) -> Bot {
+        let base = sandbox.base_url();
+        let mut vars: Vec<(String, String)> = vec![
+            ("BOT_SECRET_ID".into(), SECRET_NAME.into()),
+            ("APCA_API_BASE_URL".into(), base.clone()),
+            ("APCA_API_DATA_URL".into(), base),
+            ("SMA_SHORT_WINDOW".into(), SHORT.to_string()),
+            ("SMA_LONG_WINDOW".into(), LONG.to_string()),
+        ];
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_lookup(|name| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        });
+        Bot::new(config, secrets_client(moto).await, reqwest::Client::new())
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Value, String> {
+        self.invoke_as(event, "req-1").await
+    }
+
+    async fn invoke_as(&self, event: Value, request_id: &str) -> Result<Value, String> {
+        let deadline = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + 20_000;
+        self.bot
+            .invoke(event, request_id, deadline)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn order_posts(&self) -> usize {
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/v2/orders")
+            .count()
+    }
+
+    fn broker_writes(&self) -> usize {
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET" && !r.path.starts_with("/api/"))
+            .count()
+    }
+
+    fn last_post(&self) -> Value {
+        let posts = self.sandbox.discord_messages();
+        let post = posts.last().expect("a Discord post");
+        assert!(post.accepted, "Discord refused the post: {post:?}");
+        assert_eq!(post.query.get("wait").map(String::as_str), Some("true"));
+        assert!(post.path.starts_with("/api/v10/webhooks/"), "{}", post.path);
+        post.body.clone()
+    }
+}
+
+fn scheduled_now() -> Value {
+    json!({
+        "scheduled_time": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        "schedule": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/alpaca-bot",
+    })
+}
+
+fn golden() -> Scenario {
+    Scenario::default().with_closes(Scenario::golden_cross(SHORT, LONG))
+}
+
+#[tokio::test]
+async fn closed_market_is_skipped() {
+    let h = Harness::start(golden().with_market_open(false), &[]).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "skipped");
+    assert!(
+        outcome["reason"]
+            .as_str()
+            .unwrap()
+            .contains("market closed")
+    );
+    assert_eq!(outcome["notified"], true);
+    assert!(outcome.get("order").is_none());
+    assert_eq!(h.broker_writes(), 0);
+    let post = h.last_post();
+    assert!(
+        post["content"].as_str().unwrap().contains("Market Closed"),
+        "{post}"
+    );
+    assert_eq!(post["flags"], 4096, "closed-market notes are silent");
+}
+
+#[tokio::test]
+async fn golden_cross_buys_and_reports_the_fill() {
+    let h = Harness::start(golden(), &[]).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "ordered", "{outcome}");
+    assert_eq!(outcome["paper"], true);
+    assert_eq!(outcome["symbol"], "SPY");
+    assert_eq!(outcome["notified"], true);
+    let order = &outcome["order"];
+    assert_eq!(order["side"], "buy");
+    assert_eq!(order["quantity"], "1");
+    assert_eq!(order["status"], "filled");
+    assert!(order["filled_avg_price"].is_string());
+    assert!(
+        order["client_order_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("alb-")
+    );
+    assert_eq!(h.sandbox.orders().len(), 1);
+    let post = h.last_post();
+    assert!(
+        post["content"]
+            .as_str()
+            .unwrap()
+            .contains("BUY Order Executed"),
+        "{post}"
+    );
+}
+
+#[tokio::test]
+async fn an_unfilled_order_is_reported_as_submitted() {
+    let h = Harness::start(golden().with_fill(FillMode::Never), &[]).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "ordered");
+    assert_ne!(outcome["order"]["status"], "filled");
+    let content = h.last_post()["content"].as_str().unwrap().to_string();
+    assert!(
+        content.contains("Submitted") && !content.contains("Executed"),
+        "{content}"
+    );
+}
+
+#[tokio::test]
+async fn death_cross_sells_the_whole_position() {
+    let scenario = Scenario::default()
+        .with_closes(Scenario::death_cross(SHORT, LONG))
+        .with_position("7");
+    let h = Harness::start(scenario, &[]).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "ordered", "{outcome}");
+    assert_eq!(outcome["order"]["side"], "sell");
+    assert_eq!(outcome["order"]["quantity"], "7");
+    assert!(
+        h.last_post()["content"]
+            .as_str()
+            .unwrap()
+            .contains("SELL Order Executed")
+    );
+}
+
+#[tokio::test]
+async fn no_signal_holds() {
+    let scenario = Scenario::default().with_closes(Scenario::no_cross(SHORT, LONG));
+    let h = Harness::start(scenario, &[]).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "skipped");
+    assert!(
+        outcome["reason"].as_str().unwrap().contains("no crossover"),
+        "{outcome}"
+    );
+    assert_eq!(h.order_posts(), 0);
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_places_one_order() {
+    let h = Harness::start(golden(), &[]).await;
+    let event = scheduled_now();
+    let first = h.invoke_as(event.clone(), "req-1").await.unwrap();
+    let second = h.invoke_as(event.clone(), "req-2").await.unwrap();
+    let (third, fourth) = tokio::join!(
+        h.invoke_as(event.clone(), "req-3"),
+        h.invoke_as(event, "req-4")
+    );
+    assert_eq!(first["status"], "ordered");
+    for again in [second, third.unwrap(), fourth.unwrap()] {
+        assert_eq!(again["status"], "skipped", "{again}");
+        assert!(
+            again["reason"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate delivery"),
+            "{again}"
+        );
+        assert_eq!(again["order"]["id"], first["order"]["id"]);
+    }
+    assert_eq!(h.sandbox.orders().len(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing() {
+    let h = Harness::start(golden(), &[]).await;
+    let outcome = h.invoke(json!({"dry_run": true})).await.unwrap();
+    assert_eq!(outcome["status"], "dry_run", "{outcome}");
+    assert!(outcome.get("order").is_none());
+    assert_eq!(h.broker_writes(), 0);
+    assert!(
+        h.last_post()["content"]
+            .as_str()
+            .unwrap()
+            .contains("DRY RUN")
+    );
+
+    let env_dry = Harness::start(golden(), &[("DRY_RUN", "true")]).await;
+    // An event cannot cancel the environment's dry run.
+    let outcome = env_dry.invoke(json!({"dry_run": false})).await.unwrap();
+    assert_eq!(outcome["status"], "dry_run");
+    assert_eq!(env_dry.broker_writes(), 0);
+}
+
+#[tokio::test]
+async fn a_bad_secret_is_a_clear_error_posted_to_discord() {
+    let h = Harness::start(golden(), &[]).await;
+    let bad = json!({"api_key": "sandbox-key-id", "discord_webhook_url": h.sandbox.webhook_url()});
+    h.moto.create_secret(SECRET_NAME, &bad.to_string()).await;
+    let err = h.invoke(scheduled_now()).await.unwrap_err();
+    assert!(err.contains("api_secret"), "{err}");
+    assert!(err.contains("secrets"), "{err}");
+    assert_eq!(h.broker_writes(), 0);
+    let post = h.last_post();
+    assert!(
+        post["content"].as_str().unwrap().contains("ERROR"),
+        "{post}"
+    );
+    assert!(
+        !post.to_string().contains("sandbox-key-id"),
+        "secret leaked: {post}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_event_is_rejected_before_any_broker_call() {
+    let h = Harness::start(golden(), &[]).await;
+    for event in [
+        json!([1, 2]),
+        json!("tick"),
+        json!({"source": "aws.s3"}),
+        json!({"dryrun": true}),
+    ] {
+        let err = h.invoke(event.clone()).await.unwrap_err();
+        assert!(err.starts_with("event failed"), "{event}: {err}");
+    }
+    assert!(
+        h.sandbox
+            .requests()
+            .iter()
+            .all(|r| r.path.starts_with("/api/"))
+    );
+    assert_eq!(
+        h.sandbox.discord_messages().len(),
+        4,
+        "each rejection is posted"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_key_heals_with_one_refetch() {
+    let h = Harness::start(golden(), &[]).await;
+    h.invoke(json!({"dry_run": true})).await.unwrap();
+    // Rotate: Alpaca now wants new keys, and the secret holds them.
+    let rotated = Scenario {
+        api_key: "rotated-key-id".into(),
+        api_secret: "rotated-secret".into(),
+        ..golden()
+    };
+    h.sandbox.set_scenario(rotated);
+    let secret = json!({
+        "api_key": "rotated-key-id", "api_secret": "rotated-secret",
+        "discord_webhook_url": h.sandbox.webhook_url(),
+    });
+    h.moto.create_secret(SECRET_NAME, &secret.to_string()).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "ordered", "{outcome}");
+}
+
+#[tokio::test]
+async fn a_stale_event_is_not_traded_late() {
+    let h = Harness::start(golden(), &[]).await;
+    let outcome = h
+        .invoke(json!({"scheduled_time": "2026-01-02T14:35:00Z", "schedule": "s"}))
+        .await
+        .unwrap();
+    assert_eq!(outcome["status"], "skipped");
+    assert!(
+        outcome["reason"].as_str().unwrap().contains("stale"),
+        "{outcome}"
+    );
+    assert_eq!(h.broker_writes(), 0);
+}
+
+#[tokio::test]
+async fn a_discord_failure_never_fails_the_trade() {
+    let h = Harness::start(golden(), &[]).await;
+    h.sandbox.inject(bot_sandbox::Fault {
+        route: bot_sandbox::Route::Discord,
+        kind: bot_sandbox::FaultKind::Status(404),
+        times: 10,
+    });
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "ordered");
+    assert_eq!(outcome["notified"], false);
+    assert_eq!(h.sandbox.orders().len(), 1);
+}
