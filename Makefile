@@ -47,6 +47,10 @@ deploy: venv
 	sam build
 	if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
 
+## demo: a full cycle story on this machine, no accounts needed (sandbox + moto + cargo lambda)
+demo: venv
+	./scripts/demo.sh
+
 clean:
 	cargo clean
 	rm -rf .aws-sam

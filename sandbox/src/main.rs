@@ -4,7 +4,7 @@
 //! bot-sandbox serve [--port 0] [--host 127.0.0.1] [--scenario FILE] [--ready-file PATH] [--quiet]
 //! bot-sandbox ctl --url URL scenario FILE|-      (partial Scenario JSON)
 //! bot-sandbox ctl --url URL fault JSON|@FILE     (a Fault or an array of them)
-//! bot-sandbox ctl --url URL orders|requests|discord [--render]|reset|health|get-scenario
+//! bot-sandbox ctl --url URL orders|requests|discord [--render [--since N]]|reset|health|get-scenario
 //! bot-sandbox seed-secret --endpoint URL --name NAME --secret-string JSON
 //! bot-sandbox moto [--ready-file PATH]           (run moto_server until SIGINT/SIGTERM)
 //! ```
@@ -19,7 +19,8 @@ const USAGE: &str = "usage:
   bot-sandbox serve [--port 0] [--host 127.0.0.1] [--scenario FILE] [--ready-file PATH] [--quiet]
   bot-sandbox ctl --url URL scenario FILE|-
   bot-sandbox ctl --url URL fault JSON|@FILE
-  bot-sandbox ctl --url URL orders|requests|discord [--render]|reset|health|get-scenario
+  bot-sandbox ctl --url URL orders|requests|discord [--render [--since N]]|reset|health|get-scenario
+  bot-sandbox preset golden-cross|death-cross|no-cross [--short 40] [--long 100] [--position QTY] [--closed]
   bot-sandbox seed-secret --endpoint URL --name NAME --secret-string JSON
   bot-sandbox moto [--ready-file PATH]";
 
@@ -29,7 +30,7 @@ struct Args {
     words: Vec<String>,
 }
 
-const SWITCHES: &[&str] = &["--render", "--quiet", "--help"];
+const SWITCHES: &[&str] = &["--render", "--quiet", "--help", "--closed"];
 
 impl Args {
     fn parse(raw: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -95,6 +96,7 @@ async fn main() -> ExitCode {
         Some("ctl") => ctl(&args).await,
         Some("seed-secret") => seed_secret(&args).await,
         Some("moto") => moto(&args).await,
+        Some("preset") => preset(&args),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -104,6 +106,41 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `preset golden-cross|death-cross|no-cross [--short 40] [--long 100] [--position QTY]
+/// [--closed]`: prints a scenario JSON for `ctl scenario -`.
+fn preset(args: &Args) -> Result<(), String> {
+    let window = |name: &str, default: usize| -> Result<usize, String> {
+        args.get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| format!("{name}: not a number"))
+        })
+    };
+    let (short, long) = (window("--short", 40)?, window("--long", 100)?);
+    if short == 0 || short >= long {
+        return Err("need 1 <= --short < --long".into());
+    }
+    let closes = match args.words.get(1).map(String::as_str) {
+        Some("golden-cross") => Scenario::golden_cross(short, long),
+        Some("death-cross") => Scenario::death_cross(short, long),
+        Some("no-cross") => Scenario::no_cross(short, long),
+        _ => {
+            return Err(format!(
+                "preset needs golden-cross, death-cross or no-cross\n{USAGE}"
+            ));
+        }
+    };
+    let mut scenario = Scenario::default()
+        .with_closes(closes)
+        .with_market_open(!args.has("--closed"));
+    if let Some(qty) = args.get("--position") {
+        scenario = scenario.with_position(qty);
+    }
+    println!(
+        "{}",
+        serde_json::to_string(&scenario).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 async fn until_signal() {
@@ -207,7 +244,12 @@ async fn ctl(args: &Args) -> Result<(), String> {
     }
     let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     if path == "discord" && args.has("--render") {
-        for post in value.as_array().into_iter().flatten() {
+        // --since N: only the posts after the first N (what the last step added).
+        let since: usize = args
+            .get("--since")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        for post in value.as_array().into_iter().flatten().skip(since) {
             println!(
                 "{}  ↳ HTTP {}",
                 render::render(&post["body"]),
