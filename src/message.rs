@@ -8,9 +8,10 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::broker::Side;
+use crate::broker::{OrderReport, Side};
 use crate::notify::Mention;
 use crate::report::{CycleReport, Kind};
+use crate::strategy::Action;
 
 /// Discord's `SUPPRESS_NOTIFICATIONS` message flag: delivered without a push.
 pub const SUPPRESS_NOTIFICATIONS: u64 = 1 << 12;
@@ -34,6 +35,45 @@ pub struct Message {
     pub allowed_mentions: AllowedMentions,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flags: Option<u64>,
+    /// Overrides the webhook's own name (Discord: 1 to 80 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Overrides the webhook's own avatar (an http(s) URL, at most 2048 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+}
+
+impl Message {
+    /// The same message posted under another name and avatar. Values Discord would refuse
+    /// with a 400 (an empty or over-long name, one containing "discord" or "clyde", an
+    /// avatar that is not an http(s) URL) are dropped, so the webhook's own are used.
+    pub fn with_identity(mut self, username: Option<&str>, avatar_url: Option<&str>) -> Self {
+        self.username = username.and_then(valid_username);
+        self.avatar_url = avatar_url.and_then(valid_avatar_url);
+        self
+    }
+}
+
+/// Discord's username rules for webhooks: 1 to 80 characters after trimming, and none of
+/// the words it reserves.
+fn valid_username(raw: &str) -> Option<String> {
+    let name = raw.trim();
+    let lower = name.to_lowercase();
+    let count = name.chars().count();
+    let reserved = ["discord", "clyde", "@", "#", ":", "```"]
+        .iter()
+        .any(|word| lower.contains(word));
+    let keyword = lower == "everyone" || lower == "here";
+    ((1..=80).contains(&count) && !reserved && !keyword).then(|| name.to_string())
+}
+
+fn valid_avatar_url(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let url = url::Url::parse(raw).ok()?;
+    let ok = matches!(url.scheme(), "http" | "https") && url.host_str().is_some();
+    (ok && raw.len() <= 2048)
+        .then(|| url.to_string())
+        .filter(|u| u.len() <= 2048)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,9 +125,17 @@ impl AllowedMentions {
 /// What the message needs besides the report.
 #[derive(Debug, Clone)]
 pub struct Context<'a> {
+    /// The function's version, shown in the footer.
     pub version: &'a str,
+    /// The embed's timestamp.
     pub now: DateTime<Utc>,
+    /// Pinged on failures only (the secret's `discord_error_mention`).
     pub error_mention: Option<&'a Mention>,
+    /// Post under this name instead of the webhook's (`DISCORD_USERNAME`); see
+    /// [`Message::with_identity`] for what is accepted.
+    pub username: Option<&'a str>,
+    /// Post with this avatar instead of the webhook's (`DISCORD_AVATAR_URL`).
+    pub avatar_url: Option<&'a str>,
 }
 
 const GREEN: u32 = 0x2ECC71;
@@ -100,28 +148,30 @@ const RED: u32 = 0xE74C3C;
 pub fn render(report: &CycleReport, context: &Context<'_>) -> Message {
     let mode = if report.paper { "PAPER" } else { "LIVE" };
     let symbol = clean(&report.symbol);
-    let filled = report.order.as_ref().is_some_and(|o| o.is_filled());
+    let order = report.order.as_ref();
+    let filled = order.is_some_and(|o| o.is_filled());
+    let planned = report.decision.as_ref().and_then(|d| match &d.action {
+        Action::Buy(q) | Action::Sell(q) => Some(q.to_string()),
+        Action::Hold => None,
+    });
     let (headline, title, color, silent) = match &report.kind {
         Kind::Ordered { side } => {
             let (icon, word) = match side {
                 Side::Buy => ("🚀", "BUY"),
                 Side::Sell => ("💸", "SELL"),
             };
+            // Honest wording: "Executed" only once Alpaca reports the fill.
             let state = if filled { "Executed" } else { "Submitted" };
-            let detail = match &report.order {
+            let detail = match order {
                 Some(o) if filled => format!(
                     "{} {symbol} @ {}",
                     o.filled_quantity,
                     o.filled_avg_price
                         .as_ref()
-                        .map_or("?".to_string(), |p| p.to_string())
+                        .map_or("price not reported".to_string(), |p| p.to_string())
                 ),
-                Some(o) => format!(
-                    "{} {symbol}, status {}, fill not confirmed yet",
-                    o.quantity,
-                    clean(&o.status)
-                ),
-                None => symbol.clone(),
+                Some(o) => unfilled_detail(o, &symbol),
+                None => format!("{symbol}, fill not confirmed yet"),
             };
             let color = if *side == Side::Buy { GREEN } else { ORANGE };
             (
@@ -152,15 +202,19 @@ pub fn render(report: &CycleReport, context: &Context<'_>) -> Message {
             true,
         ),
         Kind::Skipped => (
-            format!("⏭️ **Skipped** [{mode}] {symbol}"),
+            format!(
+                "⏭️ **Skipped** [{mode}] {symbol}: {}",
+                clean(&one_line(&report.reason, 200))
+            ),
             format!("{symbol}: skipped"),
             GREY,
             true,
         ),
         Kind::DryRun { side } => {
-            let would = match side {
-                Some(side) => format!("would {}", side.as_str().to_uppercase()),
-                None => "would hold".to_string(),
+            let would = match (side, &planned) {
+                (Some(side), Some(q)) => format!("would {} {q}", side_word(*side)),
+                (Some(side), None) => format!("would {}", side_word(*side)),
+                (None, _) => "would hold".to_string(),
             };
             (
                 format!("🧪 **DRY RUN** [{mode}] {symbol}: {would}, no order sent"),
@@ -169,8 +223,12 @@ pub fn render(report: &CycleReport, context: &Context<'_>) -> Message {
                 false,
             )
         }
-        Kind::Failed { stage, .. } => (
-            format!("❌ **ERROR** [{mode}] {symbol}: {} failed", stage.as_str()),
+        Kind::Failed { stage, error } => (
+            format!(
+                "❌ **ERROR** [{mode}] {symbol}: {} stage failed: {}",
+                stage.as_str(),
+                one_line(&clean(&redact(error)), 300)
+            ),
             format!("Error in stage: {}", stage.as_str()),
             RED,
             false,
@@ -178,36 +236,67 @@ pub fn render(report: &CycleReport, context: &Context<'_>) -> Message {
     };
 
     let description = match &report.kind {
-        Kind::Failed { error, .. } => format!("```\n{}\n```", code_safe(&fit(error, 3500))),
-        _ => clean(&report.reason),
+        Kind::Failed { error, .. } => {
+            format!("```\n{}\n```", code_safe(&fit(&redact(error), 3500)))
+        }
+        _ => clean(&redact(&report.reason)),
     };
 
-    let mut fields = vec![field("Symbol", &symbol), field("Mode", mode)];
+    let mut fields = vec![field("Symbol", &symbol)];
+    let side = match &report.kind {
+        Kind::Ordered { side } | Kind::DryRun { side: Some(side) } => Some(*side),
+        _ => order.map(|o| o.side),
+    };
+    if let Some(side) = side {
+        fields.push(field("Side", side_word(side)));
+    }
+    match (order, &planned) {
+        (Some(o), _) => fields.push(field("Quantity", &o.quantity.to_string())),
+        (None, Some(q)) if side.is_some() => fields.push(field("Quantity", q)),
+        _ => {}
+    }
+    fields.push(field(
+        "Mode",
+        if report.paper {
+            "PAPER"
+        } else {
+            "⚠️ LIVE (real money)"
+        },
+    ));
+    if let Kind::Failed { stage, .. } = &report.kind {
+        fields.push(field("Failed stage", stage.as_str()));
+    }
     if let Some(strategy) = report.strategy {
-        fields.push(field("Strategy", strategy));
+        fields.push(field("Strategy", &clean(strategy)));
     }
     if let Some(decision) = &report.decision {
-        fields.push(field("Signal", decision.signal));
+        fields.push(field("Signal", &clean(decision.signal)));
         if let Some(sma) = decision.sma {
-            fields.push(field("Short SMA", &format!("{:.2}", sma.short)));
-            fields.push(field("Long SMA", &format!("{:.2}", sma.long)));
+            fields.push(field("Short SMA", &number(sma.short)));
+            fields.push(field("Long SMA", &number(sma.long)));
         }
         if let Some(close) = decision.last_close {
-            fields.push(field("Last close", &format!("{close:.2}")));
+            fields.push(field("Last close", &number(close)));
         }
     }
-    if let Some(order) = &report.order {
-        fields.push(field("Side", order.side.as_str()));
-        fields.push(field("Quantity", &order.quantity.to_string()));
+    if let Some(order) = order {
         fields.push(field("Order status", &clean(&order.status)));
         fields.push(field("Filled qty", &order.filled_quantity.to_string()));
-        if let Some(price) = &order.filled_avg_price {
-            fields.push(field("Fill price", &price.to_string()));
-        }
-        fields.push(wide_field("Order id", &clean(&order.id)));
+        fields.push(field(
+            "Fill price",
+            &order
+                .filled_avg_price
+                .as_ref()
+                .map_or("not filled yet".to_string(), |p| p.to_string()),
+        ));
+        fields.push(wide_field("Order id", &code(&order.id)));
     }
-    if let Some(id) = &report.client_order_id {
-        fields.push(wide_field("client_order_id", &clean(id)));
+    let client_order_id = report
+        .client_order_id
+        .as_deref()
+        .or(order.map(|o| o.client_order_id.as_str()));
+    if let Some(id) = client_order_id {
+        fields.push(wide_field("client_order_id", &code(id)));
     }
     if let Some(account) = &report.account {
         fields.push(field("Equity", &account.equity.to_string()));
@@ -237,10 +326,11 @@ pub fn render(report: &CycleReport, context: &Context<'_>) -> Message {
         color,
         fields,
         footer: Some(Footer {
+            // Footers show plain text (no markdown), so nothing is escaped here.
             text: format!(
-                "slot {} · alpaca-lambda-bot {}",
-                clean(&report.slot),
-                context.version
+                "{mode} · slot {} · alpaca-lambda-bot {}",
+                plain(&report.slot),
+                plain(context.version)
             ),
         }),
         timestamp: Some(context.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
@@ -250,9 +340,48 @@ pub fn render(report: &CycleReport, context: &Context<'_>) -> Message {
         embeds: vec![embed],
         allowed_mentions,
         flags: silent.then_some(SUPPRESS_NOTIFICATIONS),
-    };
+        username: None,
+        avatar_url: None,
+    }
+    .with_identity(context.username, context.avatar_url);
     fit_limits(&mut message);
     message
+}
+
+fn side_word(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
+    }
+}
+
+/// An order Alpaca has not (fully) filled, in words that claim no more than Alpaca said.
+fn unfilled_detail(order: &OrderReport, symbol: &str) -> String {
+    let status = clean(&order.status);
+    match order.status.as_str() {
+        "partially_filled" => format!(
+            "{symbol}: {} of {} filled so far, status {status}",
+            order.filled_quantity, order.quantity
+        ),
+        "canceled" | "expired" | "rejected" | "suspended" | "stopped" | "done_for_day" => {
+            format!("{} {symbol}, status {status}: not filled", order.quantity)
+        }
+        _ => format!(
+            "{} {symbol}, status {status}, fill not confirmed yet",
+            order.quantity
+        ),
+    }
+}
+
+/// A price or SMA: two decimals, and no wall of digits for absurd values.
+fn number(value: f64) -> String {
+    if !value.is_finite() {
+        "n/a".into()
+    } else if value.abs() >= 1e15 {
+        format!("{value:.6e}")
+    } else {
+        format!("{value:.2}")
+    }
 }
 
 /// The lesson's lifecycle notes, for `NOTIFY_VERBOSITY=lesson`.
@@ -270,6 +399,8 @@ pub fn lifecycle(started: bool, symbol: &str) -> Message {
         embeds: Vec::new(),
         allowed_mentions: AllowedMentions::none(),
         flags: Some(SUPPRESS_NOTIFICATIONS),
+        username: None,
+        avatar_url: None,
     };
     fit_limits(&mut message);
     message
@@ -300,7 +431,7 @@ fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '\\' => {
+            '*' | '_' | '~' | '`' | '|' | '<' | '>' | '#' | '[' | ']' | '(' | ')' | '\\' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -308,6 +439,55 @@ fn clean(text: &str) -> String {
             _ => out.push(c),
         }
     }
+    out
+}
+
+/// Text where markdown is not rendered (the footer): control characters only removed.
+fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// One line of at most `max` characters, for the headline.
+fn one_line(text: &str, max: usize) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    fit(&line, max)
+}
+
+/// An id as inline code: copyable, shown as is.
+fn code(text: &str) -> String {
+    format!("`{}`", plain(text).replace('`', "'"))
+}
+
+/// Defence in depth: a Discord webhook URL inside some error text loses its token.
+pub fn redact(text: &str) -> String {
+    const MARK: &str = "webhooks/";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK) {
+        let (head, tail) = rest.split_at(at + MARK.len());
+        out.push_str(head);
+        let id_len = tail
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let (id, after_id) = tail.split_at(id_len);
+        out.push_str(id);
+        if id_len > 0
+            && let Some(token) = after_id.strip_prefix('/')
+        {
+            let token_len = token
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(token.len());
+            if token_len > 0 {
+                out.push_str("/[REDACTED]");
+                rest = &token[token_len..];
+                continue;
+            }
+        }
+        rest = after_id;
+    }
+    out.push_str(rest);
     out
 }
 
@@ -397,6 +577,8 @@ mod tests {
                 .unwrap()
                 .with_timezone(&Utc),
             error_mention: None,
+            username: None,
+            avatar_url: None,
         }
     }
 
