@@ -18,7 +18,16 @@ use crate::message::Message;
 #[derive(Clone)]
 pub struct WebhookUrl {
     url: SecretString,
+    token: SecretString,
     host: String,
+}
+
+/// A Discord id: digits, no leading zero (Discord's `SnowflakeType`).
+fn is_snowflake(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 20
+        && !id.starts_with('0')
+        && id.chars().all(|c| c.is_ascii_digit())
 }
 
 impl std::fmt::Debug for WebhookUrl {
@@ -38,39 +47,65 @@ const DISCORD_HOSTS: [&str; 6] = [
 
 impl WebhookUrl {
     /// Accepts a copied webhook URL (`https://discord.com/api/webhooks/{id}/{token}`, any
-    /// API version, discordapp/canary/ptb hosts) or any local `http://127.0.0.1…` one for the
-    /// sandbox. The error says what is expected and never echoes the input.
+    /// API version, discordapp/canary/ptb hosts, a `thread_id` query) or one on a local host
+    /// (`localhost`, `127.x.x.x`, `[::1]`, http or https) for the sandbox and tests. The
+    /// error says what is expected and never echoes the input.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         const EXPECTED: &str =
             "a Discord webhook URL such as https://discord.com/api/webhooks/<id>/<token>";
         let url = Url::parse(raw.trim()).map_err(|_| EXPECTED)?;
         let host = url.host_str().ok_or(EXPECTED)?.to_ascii_lowercase();
-        let local = host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+        let local = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => {
+                let name = name.to_ascii_lowercase();
+                name == "localhost" || name.ends_with(".localhost")
+            }
+            None => false,
+        };
         match url.scheme() {
             "https" if DISCORD_HOSTS.contains(&host.as_str()) || local => {}
             "http" if local => {}
             _ => return Err(EXPECTED),
         }
-        let segments: Vec<&str> = url.path_segments().ok_or(EXPECTED)?.collect();
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(EXPECTED);
+        }
+        let mut segments: Vec<&str> = url.path_segments().ok_or(EXPECTED)?.collect();
+        if segments.last() == Some(&"") {
+            segments.pop();
+        }
         let (id, token) = match segments.as_slice() {
             ["api", "webhooks", id, token] => (*id, *token),
-            ["api", version, "webhooks", id, token] if version.starts_with('v') => (*id, *token),
+            ["api", version, "webhooks", id, token]
+                if version.len() > 1
+                    && version.starts_with('v')
+                    && version[1..].chars().all(|c| c.is_ascii_digit()) =>
+            {
+                (*id, *token)
+            }
             _ => return Err(EXPECTED),
         };
         let valid_token = !token.is_empty()
             && token
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) || !valid_token {
+        if !is_snowflake(id) || !valid_token {
             return Err(EXPECTED);
         }
-        let mut rewritten = url.clone();
-        rewritten.set_path(&format!("/api/v10/webhooks/{id}/{token}"));
-        // A copied thread URL may carry thread_id; keep it, and always wait for the message.
+        // A copied thread URL may carry thread_id; keep it, and always wait for the message
+        // so a 2xx means Discord stored it.
         let thread_id = url
             .query_pairs()
             .find(|(k, _)| k == "thread_id")
             .map(|(_, v)| v.into_owned());
+        if thread_id.as_deref().is_some_and(|t| !is_snowflake(t)) {
+            return Err("a thread_id in the Discord webhook URL must be a numeric id");
+        }
+        let mut rewritten = url.clone();
+        rewritten.set_path(&format!("/api/v10/webhooks/{id}/{token}"));
+        rewritten.set_fragment(None);
         rewritten.set_query(None);
         {
             let mut query = rewritten.query_pairs_mut();
@@ -81,8 +116,19 @@ impl WebhookUrl {
         }
         Ok(Self {
             url: SecretString::from(rewritten.to_string()),
+            token: SecretString::from(token.to_string()),
             host,
         })
+    }
+
+    /// `text` with the token (and so the URL) cut out: for anything that came back from
+    /// the network and might echo the request.
+    fn scrub(&self, text: &str) -> String {
+        let token = self.token.expose_secret();
+        if token.is_empty() {
+            return text.to_string();
+        }
+        text.replace(token, "[REDACTED]")
     }
 
     /// For the request only; never log what this returns.
@@ -114,7 +160,7 @@ impl Mention {
         } else {
             (false, raw)
         };
-        if id.is_empty() || id.len() > 20 || !id.chars().all(|c| c.is_ascii_digit()) {
+        if !is_snowflake(id) {
             return Err(EXPECTED);
         }
         Ok(if role {
@@ -151,15 +197,31 @@ pub struct Discord {
     http: reqwest::Client,
     url: WebhookUrl,
     max_attempts: u32,
+    first_backoff: Duration,
 }
 
 impl Discord {
+    /// Up to 4 attempts, backing off from 250 ms (doubling), within the caller's deadline.
     pub fn new(http: reqwest::Client, url: WebhookUrl) -> Self {
         Self {
             http,
             url,
             max_attempts: 4,
+            first_backoff: Duration::from_millis(250),
         }
+    }
+
+    /// At most `attempts` requests per message (at least one).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The wait before the second attempt; each further wait doubles. A 429's own wait
+    /// wins when it is longer.
+    pub fn with_backoff(mut self, first: Duration) -> Self {
+        self.first_backoff = first;
+        self
     }
 }
 
@@ -178,45 +240,72 @@ impl Notifier for Discord {
     async fn post(&self, message: &Message, deadline: Instant) -> Result<(), NotifyError> {
         // Hand-rolled rather than backon: the wait comes from each 429 answer, and the loop
         // must stop at the invocation's deadline, not after a fixed schedule.
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = self.first_backoff;
         let mut last = String::new();
         for attempt in 1..=self.max_attempts {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(NotifyError::GaveUp {
-                    attempts: attempt - 1,
-                    last: format!("{last}; no time left before the deadline"),
-                });
+                return Err(self.give_up(
+                    attempt - 1,
+                    format!("{last}; no time left before the deadline"),
+                ));
             }
-            match self.attempt(message, remaining).await {
+            // The whole attempt, body included, ends by the deadline.
+            let outcome =
+                match tokio::time::timeout(remaining, self.attempt(message, remaining)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Attempt::Retry {
+                        wait: Duration::ZERO,
+                        why: "no answer before the deadline".into(),
+                    },
+                };
+            match outcome {
                 Attempt::Delivered => return Ok(()),
-                Attempt::Fatal(err) => return Err(err),
+                Attempt::Fatal(err) => {
+                    if let NotifyError::Configuration { status, .. } = &err {
+                        tracing::error!(
+                            status,
+                            error = %err,
+                            "Discord webhook configuration problem; not retried"
+                        );
+                    }
+                    return Err(err);
+                }
                 Attempt::Retry { wait, why } => {
                     last = why;
-                    let wait = wait.max(backoff);
-                    backoff *= 2;
                     if attempt == self.max_attempts {
                         break;
                     }
+                    let wait = wait.max(backoff);
+                    backoff = backoff.saturating_mul(2);
                     if Instant::now() + wait >= deadline {
-                        return Err(NotifyError::GaveUp {
-                            attempts: attempt,
-                            last: format!("{last}; waiting {wait:?} would pass the deadline"),
-                        });
+                        return Err(self.give_up(
+                            attempt,
+                            format!("{last}; waiting {wait:?} would pass the deadline"),
+                        ));
                     }
-                    tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, cause = %last, "Discord post failed, retrying");
+                    tracing::warn!(
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        cause = %last,
+                        "Discord post failed, retrying"
+                    );
                     tokio::time::sleep(wait).await;
                 }
             }
         }
-        Err(NotifyError::GaveUp {
-            attempts: self.max_attempts,
-            last,
-        })
+        Err(self.give_up(self.max_attempts, last))
     }
 }
 
 impl Discord {
+    fn give_up(&self, attempts: u32, last: String) -> NotifyError {
+        NotifyError::GaveUp {
+            attempts,
+            last: self.url.scrub(&last),
+        }
+    }
+
     async fn attempt(&self, message: &Message, remaining: Duration) -> Attempt {
         let response = match self
             .http
@@ -228,11 +317,12 @@ impl Discord {
         {
             Ok(response) => response,
             Err(err) => {
-                // without_url: the URL holds the webhook token.
+                // without_url: the URL holds the webhook token; scrub: belt and braces for
+                // any source error that might quote it.
                 let err = err.without_url();
                 return Attempt::Retry {
                     wait: Duration::ZERO,
-                    why: crate::broker::error_chain(&err),
+                    why: self.url.scrub(&crate::broker::error_chain(&err)),
                 };
             }
         };
@@ -251,11 +341,11 @@ impl Discord {
             },
             401 | 403 | 404 => Attempt::Fatal(NotifyError::Configuration {
                 status,
-                message: discord_message(&body),
+                message: self.url.scrub(&discord_message(&body)),
             }),
             _ => Attempt::Fatal(NotifyError::Rejected {
                 status,
-                message: discord_message(&body),
+                message: self.url.scrub(&discord_message(&body)),
             }),
         }
     }
@@ -280,15 +370,28 @@ fn retry_after(headers: &reqwest::header::HeaderMap, body: &[u8]) -> Duration {
     Duration::from_secs_f64(seconds.clamp(0.0, 60.0))
 }
 
+/// Discord's own words from an error body (`message`, and for a 400 which fields it
+/// refused), on one line and bounded; a non-JSON body (a proxy's page) is quoted briefly.
 fn discord_message(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("message")
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => {
+            let message = v
+                .get("message")
                 .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
+                .unwrap_or("no message");
+            match v.get("errors") {
+                Some(errors) => format!("{message} {errors}"),
+                None => message.to_string(),
+            }
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 300 {
+        line.chars().take(300).chain("…".chars()).collect()
+    } else {
+        line
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +452,37 @@ mod tests {
         assert_eq!(Mention::parse("<@&42>"), Ok(Mention::Role("42".into())));
         assert_eq!(Mention::parse("role:42"), Ok(Mention::Role("42".into())));
         assert!(Mention::parse("@everyone").is_err());
+        // Discord's SnowflakeType has no leading zero.
+        assert!(Mention::parse("0123").is_err());
+        assert!(Mention::parse("<@&>").is_err());
+    }
+
+    #[test]
+    fn local_hosts_trailing_slashes_and_threads() {
+        for raw in [
+            "http://localhost:9000/api/webhooks/1/t",
+            "http://sandbox.localhost/api/webhooks/1/t",
+            "http://127.0.0.2:9000/api/webhooks/1/t/",
+            "http://[::1]:9000/api/v9/webhooks/1/t",
+            "https://127.0.0.1/api/webhooks/1/t#frag",
+        ] {
+            let url = WebhookUrl::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert!(
+                url.expose().ends_with("/api/v10/webhooks/1/t?wait=true"),
+                "{raw} -> {}",
+                url.expose()
+            );
+        }
+        for raw in [
+            "https://discord.com/api/webhooks/1/t?thread_id=abc",
+            "https://discord.com/api/vx/webhooks/1/t",
+            "https://user:pw@discord.com/api/webhooks/1/t",
+            "http://10.0.0.1/api/webhooks/1/t",
+            "https://discord.com.evil.example/api/webhooks/1/t",
+            "https://discord.com/api/webhooks/01/t",
+        ] {
+            assert!(WebhookUrl::parse(raw).is_err(), "{raw} accepted");
+        }
     }
 
     #[test]
