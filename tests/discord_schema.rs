@@ -730,3 +730,33 @@ fn colours_and_push_by_outcome() {
     assert!(!silent(&dry_run(None)));
     assert!(!silent(&failed(Stage::Order, "boom")));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Arbitrary outside text (Alpaca's messages, symbols, reasons, slots, ids) never makes
+    /// a payload Discord would refuse, nor one that pings.
+    #[test]
+    fn any_text_renders_sendable(
+        error in ".{0,6000}",
+        symbol in ".{0,40}",
+        reason in ".{0,5000}",
+        slot in ".{0,3000}",
+        id in ".{0,1500}",
+        stage in 0usize..9,
+        failure in proptest::bool::ANY,
+    ) {
+        let mut report = if failure {
+            failed(ALL_STAGES[stage], &error)
+        } else {
+            bought_filled()
+        };
+        report.symbol = symbol;
+        report.reason = reason;
+        report.slot = slot;
+        report.client_order_id = Some(id);
+        let user = Mention::User("80351110224678912".into());
+        let context = Context { error_mention: Some(&user), ..context() };
+        assert_sendable("proptest", &message::render(&report, &context));
+    }
+}
