@@ -23,6 +23,9 @@ build: venv
 
 ## test: unit, integration (moto_server, local fakes) and end-to-end tests
 test: venv
+	# The binaries first: the end-to-end test serves bootstrap with cargo lambda watch,
+	# which builds it without dev-dependency features.
+	cargo build --workspace --bins
 	cargo test --workspace --all-targets
 
 ## lint: formatting, clippy, and both template checkers
