@@ -11,6 +11,9 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const PATH: &str = "/api/v10/webhooks/123/token";
+/// How late past its deadline a post may return: scheduling on a loaded 2-core runner.
+/// Any retry after the deadline, or waiting for the fake's 30 s, is far beyond it.
+const SLACK: Duration = Duration::from_millis(500);
 
 fn message() -> Message {
     message::lifecycle(true, "SPY")
@@ -226,7 +229,7 @@ async fn a_hang_ends_by_the_deadline() {
         .await
         .unwrap_err();
     let took = started.elapsed();
-    assert!(took < budget + Duration::from_millis(300), "took {took:?}");
+    assert!(took < budget + SLACK, "took {took:?}");
     assert!(matches!(err, NotifyError::GaveUp { .. }), "{err:?}");
 }
 
@@ -261,7 +264,7 @@ async fn a_slow_body_ends_by_the_deadline_too() {
     let took = started.elapsed();
     server.abort();
     assert!(result.is_err());
-    assert!(took < budget + Duration::from_millis(300), "took {took:?}");
+    assert!(took < budget + SLACK, "took {took:?}");
 }
 
 #[tokio::test]
