@@ -23,9 +23,9 @@ build: venv
 
 ## test: unit, integration (moto_server, local fakes) and end-to-end tests
 test: venv
-	# The binaries first: the end-to-end test serves bootstrap with cargo lambda watch,
-	# which builds it without dev-dependency features.
-	cargo build --workspace --bins
+	# bootstrap first, built exactly as cargo lambda watch builds it (one package, no
+	# dev-dependency features), so the end-to-end test does not wait for a rebuild.
+	cargo build -p alpaca-lambda-bot --bin bootstrap
 	cargo test --workspace --all-targets
 
 ## lint: formatting, clippy, and both template checkers

@@ -23,7 +23,9 @@ wait_for_file() { for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; 
 json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 say "Building the function and the sandbox"
-cargo build --quiet --workspace --bins
+# Separately: built together, the two would share features and cargo lambda watch would rebuild.
+cargo build --quiet -p alpaca-lambda-bot --bin bootstrap
+cargo build --quiet -p bot-sandbox --bin bot-sandbox
 sandbox=target/debug/bot-sandbox
 
 setsid "$sandbox" moto --ready-file "$work/moto.json" >"$work/moto.log" 2>&1 &

@@ -282,8 +282,11 @@ impl Bot {
                 )
                 .await;
             if config.notify == NotifyVerbosity::Lesson {
-                self.post(url, &message::lifecycle(false, &report.symbol), deadline)
-                    .await;
+                let finished = message::lifecycle(false, &report.symbol).with_identity(
+                    config.discord_username.as_deref(),
+                    config.discord_avatar_url.as_deref(),
+                );
+                self.post(url, &finished, deadline).await;
             }
         }
         if report.is_failure() {
