@@ -24,7 +24,10 @@ fn every_event_file_is_accepted() {
         EventSource::SchedulerInput,
         EventSource::Manual,
     ] {
-        assert!(seen.contains(&source), "no events/ file of shape {source:?}");
+        assert!(
+            seen.contains(&source),
+            "no events/ file of shape {source:?}"
+        );
     }
 }
 
