@@ -18,6 +18,7 @@ use crate::config::{Config, ConfigError, NotifyVerbosity, TradeSettings};
 use crate::cycle::{self, CycleInput};
 use crate::event::Invocation;
 use crate::message::{self, Message};
+use crate::metrics;
 use crate::notify::{Discord, Mention, Notifier, WebhookUrl};
 use crate::report::{CycleReport, Kind, Stage};
 use crate::secrets::{SecretCache, Secrets, SecretsManager};
@@ -48,6 +49,8 @@ pub struct Bot {
     alpaca: Mutex<Option<(Arc<Secrets>, Arc<Alpaca>)>>,
     version: &'static str,
     no_webhook_logged: AtomicBool,
+    /// The metrics' `FunctionName` dimension.
+    function_name: String,
 }
 
 impl Bot {
@@ -74,6 +77,8 @@ impl Bot {
             alpaca: Mutex::new(None),
             version: env!("CARGO_PKG_VERSION"),
             no_webhook_logged: AtomicBool::new(false),
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|_| "alpaca-lambda-bot".into()),
         }
     }
 
@@ -84,6 +89,7 @@ impl Bot {
         request_id: &str,
         deadline_ms: u64,
     ) -> Result<Value, InvocationFailed> {
+        let started = Instant::now();
         let deadline = deadline_from(deadline_ms);
         let cycle_deadline = deadline - NOTIFY_RESERVE.min((deadline - Instant::now()) / 2);
 
@@ -91,7 +97,7 @@ impl Bot {
             Ok(config) => config,
             Err(err) => {
                 return self
-                    .fail_early(Stage::Config, err.to_string(), None, deadline)
+                    .fail_early(Stage::Config, err.to_string(), None, deadline, started)
                     .await;
             }
         };
@@ -99,7 +105,13 @@ impl Bot {
             Ok(invocation) => invocation,
             Err(err) => {
                 return self
-                    .fail_early(Stage::Event, err.to_string(), Some(config), deadline)
+                    .fail_early(
+                        Stage::Event,
+                        err.to_string(),
+                        Some(config),
+                        deadline,
+                        started,
+                    )
                     .await;
             }
         };
@@ -133,7 +145,7 @@ impl Bot {
                 );
                 let secrets = self.secrets().await.ok();
                 return self
-                    .finish(report, secrets.as_deref(), config, deadline)
+                    .finish(report, secrets.as_deref(), config, deadline, started)
                     .await;
             }
         }
@@ -159,11 +171,11 @@ impl Bot {
                     }
                     None => false,
                 };
-                return Err(self.failure(&report, notified));
+                return Err(self.failure(&report, notified, started));
             }
         };
 
-        let started = async {
+        let started_note = async {
             if config.notify == NotifyVerbosity::Lesson
                 && let Some(url) = &secrets.webhook
             {
@@ -176,8 +188,9 @@ impl Bot {
             }
         };
         let cycle = self.run_cycle(config, &settings, &slot, cycle_deadline, secrets.clone());
-        let ((), (report, secrets)) = tokio::join!(started, cycle);
-        self.finish(report, Some(&secrets), config, deadline).await
+        let ((), (report, secrets)) = tokio::join!(started_note, cycle);
+        self.finish(report, Some(&secrets), config, deadline, started)
+            .await
     }
 
     /// The cycle, with one secret refetch if Alpaca refuses the cached keys.
@@ -260,6 +273,7 @@ impl Bot {
         secrets: Option<&Secrets>,
         config: &Config,
         deadline: Instant,
+        started: Instant,
     ) -> Result<Value, InvocationFailed> {
         let webhook = secrets.and_then(|s| s.webhook.as_ref());
         if webhook.is_none() && !self.no_webhook_logged.swap(true, Ordering::Relaxed) {
@@ -290,8 +304,9 @@ impl Bot {
             }
         }
         if report.is_failure() {
-            return Err(self.failure(&report, notified));
+            return Err(self.failure(&report, notified, started));
         }
+        self.record_metrics(&report, notified || !wanted || webhook.is_none(), started);
         let outcome = report.outcome(notified);
         tracing::info!(
             status = ?outcome.status,
@@ -311,6 +326,7 @@ impl Bot {
         error: String,
         config: Option<&Config>,
         deadline: Instant,
+        started: Instant,
     ) -> Result<Value, InvocationFailed> {
         let (symbol, paper) = config.map_or(("?".to_string(), true), |c| {
             (c.trade.symbol.to_string(), c.paper)
@@ -329,10 +345,28 @@ impl Bot {
                 )
                 .await;
         }
-        Err(self.failure(&report, notified))
+        Err(self.failure(&report, notified, started))
     }
 
-    fn failure(&self, report: &CycleReport, notified: bool) -> InvocationFailed {
+    /// One EMF metrics line per invocation (see `metrics`), on stdout like every log line.
+    fn record_metrics(&self, report: &CycleReport, notified: bool, started: Instant) {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        println!(
+            "{}",
+            metrics::emf_line(
+                &self.function_name,
+                report,
+                !notified,
+                started.elapsed(),
+                now_ms
+            )
+        );
+    }
+
+    fn failure(&self, report: &CycleReport, notified: bool, started: Instant) -> InvocationFailed {
+        self.record_metrics(report, notified, started);
         let (stage, error) = match &report.kind {
             Kind::Failed { stage, error } => (stage.as_str(), error.clone()),
             _ => ("cycle", report.reason.clone()),

@@ -29,6 +29,7 @@
 //! - [`report`]: `CycleReport`, `Stage`, and the `Outcome` JSON.
 //! - [`message`]: the Discord message of a report.
 //! - [`notify`]: `WebhookUrl`, `Mention`, the `Notifier` port and the `Discord` adapter.
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines (cycles, orders, skips, errors).
 //! - [`handler`]: `Bot`, the state kept across warm invocations, and `Bot::invoke`.
 
 pub mod broker;
@@ -37,6 +38,7 @@ pub mod cycle;
 pub mod event;
 pub mod handler;
 pub mod message;
+pub mod metrics;
 pub mod notify;
 pub mod report;
 pub mod secrets;
