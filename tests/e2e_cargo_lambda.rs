@@ -98,6 +98,20 @@ async fn buy_duplicate_and_closed_through_cargo_lambda() {
         ])
         .arg(port.to_string())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        // Only what a user's shell would have: the variables cargo sets for a test binary
+        // would make the watcher's `cargo run` rebuild the function from scratch.
+        .env_clear()
+        .envs(std::env::vars().filter(|(k, _)| {
+            [
+                "PATH",
+                "HOME",
+                "RUSTUP_HOME",
+                "CARGO_HOME",
+                "RUSTUP_TOOLCHAIN",
+                "TMPDIR",
+            ]
+            .contains(&k.as_str())
+        }))
         .env("BOT_SECRET_ID", "alpaca-bot/e2e")
         .env("APCA_API_BASE_URL", &base)
         .env("APCA_API_DATA_URL", &base)

@@ -132,7 +132,6 @@ pub fn secrets_client(endpoint: &str) -> Client {
             "bot-sandbox",
         ))
         .endpoint_url(endpoint)
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     Client::from_conf(config)
 }
