@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements-dev.txt
 
 ## build: the arm64 Lambda bootstrap (release, vendored OpenSSL), and its size
 build: venv
-	cargo lambda build --release --arm64 --features vendored-openssl --bin bootstrap
+	cargo lambda build --release --arm64 --bin bootstrap   # features: Cargo.toml [package.metadata.lambda.build]
 	@ls -l target/lambda/bootstrap/bootstrap | awk '{printf "bootstrap: %.1f MiB\n", $$5/1048576}'
 
 ## test: unit, integration (moto_server, local fakes) and end-to-end tests
@@ -32,7 +32,7 @@ test: venv
 lint: venv
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cfn-lint template.yaml
+	cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	sam validate --lint --template-file template.yaml
 
 fmt:
