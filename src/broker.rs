@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use apca::api::v2::{account, clock, order, position};
+use apca::api::v2::{account, asset, clock, order, position};
 use apca::{ApiInfo, RequestError};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use num_decimal::Num;
@@ -189,6 +189,8 @@ pub trait Broker: Send + Sync {
         &self,
         symbol: &Symbol,
     ) -> impl Future<Output = Result<Option<Num>, BrokerError>> + Send;
+    /// Whether Alpaca lets this symbol trade (`false` also for an unknown symbol).
+    fn tradable(&self, symbol: &Symbol) -> impl Future<Output = Result<bool, BrokerError>> + Send;
     /// The most recent `count` daily bars up to `now`, oldest first; may include today's
     /// unfinished bar, which the cycle drops.
     fn daily_bars(
@@ -281,10 +283,19 @@ impl Broker for Alpaca {
     }
 
     async fn position(&self, symbol: &Symbol) -> Result<Option<Num>, BrokerError> {
-        let symbol = apca::api::v2::asset::Symbol::Sym(symbol.as_str().to_string());
+        let symbol = asset::Symbol::Sym(symbol.as_str().to_string());
         match self.trading.issue::<position::Get>(&symbol).await {
             Ok(position) => Ok(Some(position.quantity)),
             Err(RequestError::Endpoint(position::GetError::NotFound(_))) => Ok(None),
+            Err(err) => Err(from_apca(err)),
+        }
+    }
+
+    async fn tradable(&self, symbol: &Symbol) -> Result<bool, BrokerError> {
+        let symbol = asset::Symbol::Sym(symbol.as_str().to_string());
+        match self.trading.issue::<asset::Get>(&symbol).await {
+            Ok(asset) => Ok(asset.tradable && asset.status == asset::Status::Active),
+            Err(RequestError::Endpoint(asset::GetError::NotFound(_))) => Ok(false),
             Err(err) => Err(from_apca(err)),
         }
     }

@@ -33,6 +33,8 @@ pub struct Config {
     /// Post under this name and avatar instead of the webhook's own.
     pub discord_username: Option<String>,
     pub discord_avatar_url: Option<String>,
+    /// Limits every buy must pass (issue-free defaults: none set).
+    pub guards: Guards,
     /// Scheduled events older than this are skipped rather than traded late.
     pub max_event_age: Duration,
     /// How long a fetched secret is reused by warm invocations.
@@ -47,6 +49,15 @@ pub struct TradeSettings {
     pub strategy: StrategyKind,
     pub windows: SmaWindows,
     pub dry_run: bool,
+}
+
+/// Risk limits checked before a buy; a buy that breaks one is skipped with the reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Guards {
+    /// `MAX_ORDER_NOTIONAL`: quantity × last close may not exceed this (account currency).
+    pub max_order_notional: Option<f64>,
+    /// `MAX_POSITION_QTY`: shares held after the buy may not exceed this.
+    pub max_position_qty: Option<f64>,
 }
 
 /// Which Discord messages a cycle posts.
@@ -244,6 +255,24 @@ impl Config {
                 value: get("DISCORD_AVATAR_URL").unwrap_or_default(),
                 expected,
             })?;
+        let limit = |name: &'static str| -> Result<Option<f64>, ConfigError> {
+            get(name)
+                .map(|raw| {
+                    Quantity::parse(&raw)
+                        .ok()
+                        .and_then(|q| q.as_num().to_f64())
+                        .ok_or(ConfigError::Invalid {
+                            name,
+                            value: raw.clone(),
+                            expected: "a positive number".into(),
+                        })
+                })
+                .transpose()
+        };
+        let guards = Guards {
+            max_order_notional: limit("MAX_ORDER_NOTIONAL")?,
+            max_position_qty: limit("MAX_POSITION_QTY")?,
+        };
         let max_event_age = parse_or(
             "MAX_EVENT_AGE_SECONDS",
             get("MAX_EVENT_AGE_SECONDS"),
@@ -274,6 +303,7 @@ impl Config {
             notify,
             discord_username,
             discord_avatar_url,
+            guards,
             max_event_age,
             secret_ttl,
         })
@@ -385,6 +415,8 @@ mod tests {
             ("APCA_API_BASE_URL", "ftp://example.com"),
             ("NOTIFY_VERBOSITY", "loud"),
             ("MAX_EVENT_AGE_SECONDS", "-1"),
+            ("MAX_ORDER_NOTIONAL", "-5"),
+            ("MAX_POSITION_QTY", "lots"),
         ] {
             let err = config(&[("BOT_SECRET_ID", "s"), (name, value)]).unwrap_err();
             let message = err.to_string();

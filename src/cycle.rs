@@ -13,7 +13,7 @@ use chrono::Duration as ChronoDuration;
 use tokio::time::Instant;
 
 use crate::broker::{Bar, Broker, BrokerError, Clock, OrderReport, OrderRequest, Side};
-use crate::config::{Quantity, TradeSettings};
+use crate::config::{Guards, Quantity, TradeSettings};
 use crate::event::Slot;
 use crate::report::{CycleReport, Kind, Stage};
 use crate::strategy::{self, Action};
@@ -32,6 +32,7 @@ pub struct CycleInput<'a> {
     pub call_timeout: Duration,
     /// How long to wait for a fill after the order was accepted.
     pub fill_wait: Duration,
+    pub guards: Guards,
 }
 
 /// A failed cycle: the stage and why. No order is ever lost behind one: once an order is
@@ -96,7 +97,8 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
     report.strategy = Some(settings.strategy.as_str());
     let buy_id = input.slot.client_order_id(symbol, Side::Buy.as_str());
     let sell_id = input.slot.client_order_id(symbol, Side::Sell.as_str());
-    let bars_needed = settings.strategy.bars_needed(settings.windows);
+    // At least one bar: the last close prices the guards' checks.
+    let bars_needed = settings.strategy.bars_needed(settings.windows).max(1);
 
     let clock = async {
         let clock = call(input, Stage::Clock, broker.clock()).await?;
@@ -109,10 +111,9 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
     let account = async { Ok::<_, Early>(call(input, Stage::Account, broker.account()).await?) };
     let position =
         async { Ok::<_, Early>(call(input, Stage::Position, broker.position(symbol)).await?) };
+    let tradable =
+        async { Ok::<_, Early>(call(input, Stage::Account, broker.tradable(symbol)).await?) };
     let bars = async {
-        if bars_needed == 0 {
-            return Ok(Vec::new());
-        }
         // One spare bar: today's unfinished one may be in the answer and is dropped.
         let fetch = broker.daily_bars(symbol, bars_needed + 1, chrono::Utc::now());
         Ok::<_, Early>(call(input, Stage::Bars, fetch).await?)
@@ -126,8 +127,8 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
         Ok::<_, Early>(buy.or(sell))
     };
 
-    let (clock, account, position, bars, existing) =
-        match tokio::try_join!(clock, account, position, bars, existing) {
+    let (clock, account, position, tradable, bars, existing) =
+        match tokio::try_join!(clock, account, position, tradable, bars, existing) {
             Ok(reads) => reads,
             Err(Early::Closed(clock)) => {
                 report.kind = Kind::MarketClosed;
@@ -197,6 +198,23 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
     };
     report.client_order_id = Some(client_order_id.clone());
 
+    let guard = if tradable {
+        check_guards(
+            side,
+            &quantity,
+            held.as_ref(),
+            decision.last_close,
+            &account,
+            input.guards,
+        )
+    } else {
+        Some(format!("{symbol} is not tradable on Alpaca"))
+    };
+    if let Some(why) = guard {
+        report.kind = Kind::Skipped;
+        report.reason = format!("{}; guard: {why}: no order sent", decision.reason);
+        return Ok(report);
+    }
     if settings.dry_run {
         report.kind = Kind::DryRun { side: Some(side) };
         report.reason = format!("{}; dry run: no order sent", decision.reason);
@@ -247,6 +265,48 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
     };
     report.order = Some(order);
     Ok(report)
+}
+
+/// The risk limits a buy must pass; `Some(why)` when one is broken. Sells only reduce risk.
+fn check_guards(
+    side: Side,
+    quantity: &Quantity,
+    held: Option<&Quantity>,
+    last_close: Option<f64>,
+    account: &crate::broker::Account,
+    guards: Guards,
+) -> Option<String> {
+    if side == Side::Sell {
+        return None;
+    }
+    let qty = quantity.as_num().to_f64().unwrap_or(f64::INFINITY);
+    let Some(price) = last_close else {
+        return Some("no recent close to price the order against".into());
+    };
+    let cost = qty * price;
+    if let Some(max) = guards.max_order_notional
+        && cost > max
+    {
+        return Some(format!(
+            "the order's estimated cost {cost:.2} exceeds MAX_ORDER_NOTIONAL {max}"
+        ));
+    }
+    let buying_power = account.buying_power.to_f64().unwrap_or(0.0);
+    if cost > buying_power {
+        return Some(format!(
+            "buying power {buying_power:.2} is below the order's estimated cost {cost:.2}"
+        ));
+    }
+    let held = held.and_then(|h| h.as_num().to_f64()).unwrap_or(0.0);
+    if let Some(max) = guards.max_position_qty
+        && held + qty > max
+    {
+        return Some(format!(
+            "the position after the buy ({}) would exceed MAX_POSITION_QTY {max}",
+            held + qty
+        ));
+    }
+    None
 }
 
 /// Submits the order once; an answer that leaves the order's fate unknown (5xx, timeout,

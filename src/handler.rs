@@ -91,7 +91,7 @@ impl Bot {
     ) -> Result<Value, InvocationFailed> {
         let started = Instant::now();
         let deadline = deadline_from(deadline_ms);
-        let cycle_deadline = deadline - NOTIFY_RESERVE.min((deadline - Instant::now()) / 2);
+        let cycle_deadline = within_reserve(deadline);
 
         let config = match &self.config {
             Ok(config) => config,
@@ -143,14 +143,14 @@ impl Bot {
                     config.paper,
                     &slot.label(),
                 );
-                let secrets = self.secrets().await.ok();
+                let secrets = self.secrets(deadline).await.ok();
                 return self
                     .finish(report, secrets.as_deref(), config, deadline, started)
                     .await;
             }
         }
 
-        let secrets = match self.secrets().await {
+        let secrets = match self.secrets(deadline).await {
             Ok(secrets) => secrets,
             Err((error, webhook)) => {
                 let report = CycleReport::failed(
@@ -225,6 +225,7 @@ impl Bot {
                 deadline,
                 call_timeout: CALL_TIMEOUT,
                 fill_wait: FILL_WAIT,
+                guards: config.guards,
             };
             match cycle::run(alpaca.as_ref(), &input).await {
                 Ok(report) => return (report, secrets),
@@ -237,7 +238,7 @@ impl Bot {
                     if let Some(cache) = &self.secrets {
                         cache.invalidate().await;
                     }
-                    match self.secrets().await {
+                    match self.secrets(deadline).await {
                         Ok(fresh) => secrets = fresh,
                         Err((error, _)) => {
                             let report = CycleReport::failed(
@@ -333,7 +334,7 @@ impl Bot {
         });
         let report = CycleReport::failed(stage, error, &symbol, paper, "-");
         let mut notified = false;
-        if let Ok(secrets) = self.secrets().await
+        if let Ok(secrets) = self.secrets(deadline).await
             && let Some(url) = &secrets.webhook
         {
             let mention = secrets.error_mention.as_ref();
@@ -378,15 +379,25 @@ impl Bot {
         }
     }
 
-    async fn secrets(&self) -> Result<Arc<Secrets>, (String, Option<WebhookUrl>)> {
+    /// The secret, under the same per-call timeout as a broker call, inside the deadline's
+    /// reserve: a Secrets Manager that never answers must not outlive the invocation.
+    async fn secrets(
+        &self,
+        deadline: Instant,
+    ) -> Result<Arc<Secrets>, (String, Option<WebhookUrl>)> {
         let Some(cache) = &self.secrets else {
             return Err(("BOT_SECRET_ID is not set".into(), None));
         };
-        cache
-            .get()
-            .await
-            .map(|(secrets, _)| secrets)
-            .map_err(|problem| (problem.error.to_string(), problem.webhook))
+        let limit = (Instant::now() + CALL_TIMEOUT).min(within_reserve(deadline));
+        match tokio::time::timeout_at(limit, cache.get()).await {
+            Ok(result) => result
+                .map(|(secrets, _)| secrets)
+                .map_err(|problem| (problem.error.to_string(), problem.webhook)),
+            Err(_) => Err((
+                "could not read the secret from Secrets Manager: no answer in time".into(),
+                None,
+            )),
+        }
     }
 
     async fn alpaca_for(
@@ -413,7 +424,7 @@ impl Bot {
 
     async fn post(&self, url: &WebhookUrl, message: &Message, deadline: Instant) -> bool {
         let discord = Discord::new(self.http.clone(), url.clone());
-        match discord.post(message, deadline).await {
+        match discord.post(message, before_return(deadline)).await {
             Ok(()) => true,
             Err(err) => {
                 tracing::warn!(error = %err, "Discord post failed; the trade is unaffected");
@@ -458,6 +469,19 @@ fn settings_for(config: &Config, invocation: &Invocation) -> TradeSettings {
         // An event can ask for a dry run, never cancel one the environment set.
         dry_run: config.trade.dry_run || overrides.dry_run.unwrap_or(false),
     }
+}
+
+/// Kept after the last Discord attempt to build and return the response.
+const RETURN_MARGIN: Duration = Duration::from_millis(300);
+
+fn before_return(deadline: Instant) -> Instant {
+    deadline.checked_sub(RETURN_MARGIN).unwrap_or(deadline)
+}
+
+/// The part of the invocation before the reserve kept for posting the outcome.
+fn within_reserve(deadline: Instant) -> Instant {
+    let reserve = NOTIFY_RESERVE.min(deadline.saturating_duration_since(Instant::now()) / 2);
+    deadline.checked_sub(reserve).unwrap_or(deadline)
 }
 
 /// The runtime's deadline as an `Instant`; a missing or past one gets the default budget.

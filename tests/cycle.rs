@@ -8,7 +8,7 @@ use std::time::Duration;
 use alpaca_lambda_bot::broker::{
     Account, Bar, Broker, BrokerError, Clock, OrderReport, OrderRequest, Side,
 };
-use alpaca_lambda_bot::config::{Quantity, Symbol, TradeSettings};
+use alpaca_lambda_bot::config::{Guards, Quantity, Symbol, TradeSettings};
 use alpaca_lambda_bot::cycle::{self, Cause, CycleInput};
 use alpaca_lambda_bot::event::Slot;
 use alpaca_lambda_bot::report::{Kind, Stage};
@@ -35,6 +35,8 @@ struct FakeBroker {
     submit: SubmitBehaviour,
     fill_after_polls: usize,
     auth_failure: bool,
+    tradable: bool,
+    buying_power: i64,
     orders: Mutex<HashMap<String, OrderReport>>,
     submits: Mutex<usize>,
     polls: Mutex<usize>,
@@ -54,6 +56,8 @@ impl FakeBroker {
             submit: SubmitBehaviour::Accept,
             fill_after_polls: 0,
             auth_failure: false,
+            tradable: true,
+            buying_power: 100_000,
             orders: Mutex::new(HashMap::new()),
             submits: Mutex::new(0),
             polls: Mutex::new(0),
@@ -109,12 +113,16 @@ impl Broker for FakeBroker {
             status: "ACTIVE".into(),
             blocked: self.blocked,
             equity: Num::from(100_000),
-            buying_power: Num::from(100_000),
+            buying_power: Num::from(self.buying_power),
         })
     }
 
     async fn position(&self, _symbol: &Symbol) -> Result<Option<Num>, BrokerError> {
         Ok(self.position.clone())
+    }
+
+    async fn tradable(&self, _symbol: &Symbol) -> Result<bool, BrokerError> {
+        Ok(self.tradable)
     }
 
     async fn daily_bars(
@@ -211,6 +219,15 @@ async fn run(
     settings: &TradeSettings,
     trading_enabled: bool,
 ) -> Result<alpaca_lambda_bot::report::CycleReport, cycle::CycleError> {
+    run_guarded(broker, settings, trading_enabled, Guards::default()).await
+}
+
+async fn run_guarded(
+    broker: &FakeBroker,
+    settings: &TradeSettings,
+    trading_enabled: bool,
+    guards: Guards,
+) -> Result<alpaca_lambda_bot::report::CycleReport, cycle::CycleError> {
     let slot = slot();
     let input = CycleInput {
         settings,
@@ -220,6 +237,7 @@ async fn run(
         deadline: Instant::now() + Duration::from_secs(10),
         call_timeout: Duration::from_millis(300),
         fill_wait: Duration::from_secs(2),
+        guards,
     };
     cycle::run(broker, &input).await
 }
@@ -445,4 +463,58 @@ async fn too_few_bars_fails_in_the_strategy_stage() {
         .unwrap_err();
     assert_eq!(err.stage, Stage::Strategy);
     assert_eq!(broker.order_count(), 0);
+}
+
+#[tokio::test]
+async fn guards_skip_a_buy_with_the_reason() {
+    // Last close 13, quantity 2: an estimated cost of 26.
+    let s = settings(StrategyKind::GoldenCross, false);
+    let cases: [(Box<dyn Fn(&mut FakeBroker)>, Guards, &str); 4] = [
+        (
+            Box::new(|_| {}),
+            Guards {
+                max_order_notional: Some(25.0),
+                max_position_qty: None,
+            },
+            "MAX_ORDER_NOTIONAL",
+        ),
+        (
+            Box::new(|_| {}),
+            Guards {
+                max_order_notional: None,
+                max_position_qty: Some(1.5),
+            },
+            "MAX_POSITION_QTY",
+        ),
+        (
+            Box::new(|b| b.buying_power = 20),
+            Guards::default(),
+            "buying power",
+        ),
+        (
+            Box::new(|b| b.tradable = false),
+            Guards::default(),
+            "not tradable",
+        ),
+    ];
+    for (setup, guards, needle) in cases {
+        let mut broker = FakeBroker::new(GOLDEN.to_vec());
+        setup(&mut broker);
+        let report = run_guarded(&broker, &s, true, guards).await.unwrap();
+        assert_eq!(report.kind, Kind::Skipped, "{needle}");
+        assert!(
+            report.reason.contains(needle),
+            "{needle}: {}",
+            report.reason
+        );
+        assert_eq!(*broker.submits.lock().unwrap(), 0, "{needle}");
+    }
+    // Within every limit, the same buy goes through.
+    let broker = FakeBroker::new(GOLDEN.to_vec());
+    let guards = Guards {
+        max_order_notional: Some(26.0),
+        max_position_qty: Some(2.0),
+    };
+    let report = run_guarded(&broker, &s, true, guards).await.unwrap();
+    assert_eq!(report.kind, Kind::Ordered { side: Side::Buy });
 }

@@ -627,7 +627,6 @@ async fn faults_on_discord_never_touch_the_trade() {
 /// still returns before its deadline (Lambda would otherwise report a timeout for a cycle that
 /// ordered, and an asynchronous invocation would be retried).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a hung Discord post is given the whole time left, so Bot::invoke returns at or after the Lambda deadline"]
 async fn a_hung_discord_post_returns_before_the_deadline() {
     let world = World::start().await;
     let case = Case::new("discord hang always", 1, Expect::Ok("ordered"))
@@ -719,7 +718,6 @@ async fn faults_on_the_secret_fail_without_an_order() {
 /// A Secrets Manager that accepts the connection and never answers: the invocation must still
 /// return, with a `secrets` error, before its deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a hung GetSecretValue has no timeout; Bot::invoke overruns its deadline"]
 async fn a_hung_secret_fetch_returns_before_the_deadline() {
     let world = World::start().await;
     let mut case = Case::new("secret hang", 0, Expect::Err("secrets")).discord(false);
