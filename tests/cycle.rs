@@ -469,7 +469,8 @@ async fn too_few_bars_fails_in_the_strategy_stage() {
 async fn guards_skip_a_buy_with_the_reason() {
     // Last close 13, quantity 2: an estimated cost of 26.
     let s = settings(StrategyKind::GoldenCross, false);
-    let cases: [(Box<dyn Fn(&mut FakeBroker)>, Guards, &str); 4] = [
+    type Setup = Box<dyn Fn(&mut FakeBroker)>;
+    let cases: [(Setup, Guards, &str); 4] = [
         (
             Box::new(|_| {}),
             Guards {
