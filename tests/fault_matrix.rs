@@ -9,21 +9,19 @@
 //! Discord body or a log line (CONTRACT §6).
 
 use std::fmt::Write as _;
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use alpaca_lambda_bot::config::Config;
 use alpaca_lambda_bot::handler::Bot;
 use bot_sandbox::{Fault, FaultKind, FillMode, MotoServer, Route, Sandbox, Scenario};
-use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+mod common;
+use common::{LONG, LogBuffer, SHORT, now_ms, secrets_client};
+
 const SECRET_NAME: &str = "alpaca-bot/faults";
-const SHORT: usize = 40;
-const LONG: usize = 100;
 
 const KEY: &str = "LEAKCHECK-KEY-7f3a";
 const SECRET: &str = "LEAKCHECK-SECRET-91bc";
@@ -38,30 +36,10 @@ const LONG_BUDGET_MS: u64 = 14_000;
 // ---------------------------------------------------------------------------------------
 // Captured logs: one subscriber for the whole test binary, at DEBUG for every crate.
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-fn logs() -> &'static Buffer {
-    static LOGS: OnceLock<Buffer> = OnceLock::new();
+fn logs() -> &'static LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let buffer = Buffer::default();
+        let buffer = LogBuffer::default();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
             .with_ansi(false)
@@ -73,7 +51,7 @@ fn logs() -> &'static Buffer {
 }
 
 fn assert_no_leak_in_logs() {
-    let text = String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned();
+    let text = logs().text();
     assert!(!text.is_empty(), "the log capture saw nothing");
     for leak in LEAKS {
         assert!(
@@ -123,19 +101,7 @@ impl World {
 
     /// A cold start: a new `Bot` (empty secret cache, new clients).
     async fn bot(&self, secrets_endpoint: Option<&str>, secret_id: &str) -> Bot {
-        let base = self.sandbox.base_url();
-        let vars: Vec<(&str, String)> = vec![
-            ("BOT_SECRET_ID", secret_id.into()),
-            ("APCA_API_BASE_URL", base.clone()),
-            ("APCA_API_DATA_URL", base),
-            ("SMA_SHORT_WINDOW", SHORT.to_string()),
-            ("SMA_LONG_WINDOW", LONG.to_string()),
-        ];
-        let config = Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone())
-        });
+        let config = common::config(secret_id, &self.sandbox.base_url(), &[]);
         let endpoint = secrets_endpoint
             .map(str::to_string)
             .unwrap_or_else(|| self.moto.endpoint_url());
@@ -150,30 +116,8 @@ impl World {
     }
 }
 
-async fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&aws)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 fn event(case: &str) -> Value {
-    json!({
-        "scheduled_time": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        "schedule": format!("arn:aws:scheduler:us-east-1:123456789012:schedule/default/{case}"),
-    })
+    common::scheduled_now(case)
 }
 
 // ---------------------------------------------------------------------------------------

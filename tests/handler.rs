@@ -2,35 +2,19 @@
 //! `moto_server`, the real apca and reqwest clients against the sandbox's Alpaca emulator and
 //! Discord capture.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use alpaca_lambda_bot::config::Config;
 use alpaca_lambda_bot::handler::Bot;
 use bot_sandbox::{FillMode, MotoServer, Sandbox, Scenario};
-use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+mod common;
+use common::{LONG, SHORT};
+
 const SECRET_NAME: &str = "alpaca-bot/test";
-const SHORT: usize = 40;
-const LONG: usize = 100;
 
 struct Harness {
     sandbox: Sandbox,
     moto: MotoServer,
     bot: Bot,
-}
-
-async fn secrets_client(moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
-    // The same loader main.rs uses, with the endpoint override a user would set.
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint_url())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&aws)
 }
 
 impl Harness {
@@ -48,22 +32,12 @@ impl Harness {
     }
 
     async fn bot(sandbox: &Sandbox, moto: &MotoServer, env: &[(&str, &str)]) -> Bot {
-        let base = sandbox.base_url();
-        let mut vars: Vec<(String, String)> = vec![
-            ("BOT_SECRET_ID".into(), SECRET_NAME.into()),
-            ("APCA_API_BASE_URL".into(), base.clone()),
-            ("APCA_API_DATA_URL".into(), base),
-            ("SMA_SHORT_WINDOW".into(), SHORT.to_string()),
-            ("SMA_LONG_WINDOW".into(), LONG.to_string()),
-        ];
-        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_lookup(|name| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        });
-        Bot::new(config, secrets_client(moto).await, reqwest::Client::new())
+        let config = common::config(SECRET_NAME, &sandbox.base_url(), env);
+        Bot::new(
+            config,
+            common::secrets_client(&moto.endpoint_url()).await,
+            reqwest::Client::new(),
+        )
     }
 
     async fn invoke(&self, event: Value) -> Result<Value, String> {
@@ -71,11 +45,7 @@ impl Harness {
     }
 
     async fn invoke_as(&self, event: Value, request_id: &str) -> Result<Value, String> {
-        let deadline = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-            + 20_000;
+        let deadline = common::now_ms() + 20_000;
         self.bot
             .invoke(event, request_id, deadline)
             .await
@@ -109,10 +79,7 @@ impl Harness {
 }
 
 fn scheduled_now() -> Value {
-    json!({
-        "scheduled_time": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        "schedule": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/alpaca-bot",
-    })
+    common::scheduled_now("alpaca-bot")
 }
 
 fn golden() -> Scenario {

@@ -2,8 +2,6 @@
 //! no log line (at any level, `log` records included) and no returned error's `Display` or
 //! `Debug` may contain the token or the URL.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alpaca_lambda_bot::message;
@@ -13,35 +11,11 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tracing_subscriber::util::SubscriberInitExt;
 
+mod common;
+use common::LogBuffer;
+
 const TOKEN: &str = "NoLeakT0ken_xyz-987_QWERTY";
 const ID: &str = "424242424242";
-
-/// Every log line, from every thread.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// A fake webhook that answers every request with `response` after `delay` (raw TCP, so
 /// the fake itself logs nothing). `None` holds the connection open without answering.
@@ -89,7 +63,7 @@ fn raw_url(port: u16) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_in_logs_or_errors_whatever_fails() {
-    let logs = Buffer::default();
+    let logs = LogBuffer::default();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)

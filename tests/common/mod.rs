@@ -1,0 +1,94 @@
+//! What several test files share: the bot's configuration against the sandbox, the real
+//! Secrets Manager client pointed at a local endpoint, scheduled events, and log capture.
+// Each test binary uses its own subset.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alpaca_lambda_bot::config::{Config, ConfigError};
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+pub const SHORT: usize = 40;
+pub const LONG: usize = 100;
+
+/// The bot's configuration against a sandbox at `base_url`, as the environment would give
+/// it; `extra` variables override.
+pub fn config(
+    secret_id: &str,
+    base_url: &str,
+    extra: &[(&str, &str)],
+) -> Result<Config, ConfigError> {
+    let mut vars: Vec<(String, String)> = vec![
+        ("BOT_SECRET_ID".into(), secret_id.into()),
+        ("APCA_API_BASE_URL".into(), base_url.into()),
+        ("APCA_API_DATA_URL".into(), base_url.into()),
+        ("SMA_SHORT_WINDOW".into(), SHORT.to_string()),
+        ("SMA_LONG_WINDOW".into(), LONG.to_string()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|name| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    })
+}
+
+/// The real Secrets Manager client, loaded as main.rs loads it, with the endpoint override
+/// a user would set.
+pub async fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&aws)
+}
+
+/// The Scheduler `Input` of template.yaml for a schedule firing now.
+pub fn scheduled_now(schedule: &str) -> Value {
+    json!({
+        "scheduled_time": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        "schedule": format!("arn:aws:scheduler:us-east-1:123456789012:schedule/default/{schedule}"),
+    })
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Every log line from every thread, for a `tracing_subscriber::fmt` writer.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
