@@ -112,7 +112,7 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
     let position =
         async { Ok::<_, Early>(call(input, Stage::Position, broker.position(symbol)).await?) };
     let tradable =
-        async { Ok::<_, Early>(call(input, Stage::Account, broker.tradable(symbol)).await?) };
+        async { Ok::<_, Early>(call(input, Stage::Asset, broker.tradable(symbol)).await?) };
     let bars = async {
         // One spare bar: today's unfinished one may be in the answer and is dropped.
         let fetch = broker.daily_bars(symbol, bars_needed + 1, chrono::Utc::now());

@@ -19,7 +19,7 @@ use crate::cycle::{self, CycleInput};
 use crate::event::Invocation;
 use crate::message::{self, Message};
 use crate::metrics;
-use crate::notify::{Discord, Mention, Notifier, WebhookUrl};
+use crate::notify::{Discord, Mention, Notifier, NotifyError, WebhookUrl};
 use crate::report::{CycleReport, Kind, Stage};
 use crate::secrets::{SecretCache, Secrets, SecretsManager};
 
@@ -144,8 +144,9 @@ impl Bot {
                     &slot.label(),
                 );
                 let secrets = self.secrets(deadline).await.ok();
+                let recipient = Recipient::of(secrets.as_deref());
                 return self
-                    .finish(report, secrets.as_deref(), config, deadline, started)
+                    .finish(report, recipient, Some(config), deadline, started)
                     .await;
             }
         }
@@ -160,37 +161,37 @@ impl Bot {
                     config.paper,
                     &slot.label(),
                 );
-                let notified = match webhook {
-                    Some(url) => {
-                        self.post(
-                            &url,
-                            &render(&report, None, Some(config), self.version),
-                            deadline,
-                        )
-                        .await
-                    }
-                    None => false,
+                let recipient = Recipient {
+                    webhook: webhook.as_ref(),
+                    mention: None,
                 };
-                return Err(self.failure(&report, notified, started));
+                return self
+                    .finish(report, recipient, Some(config), deadline, started)
+                    .await;
             }
         };
+        if secrets.webhook.is_none() && !self.no_webhook_logged.swap(true, Ordering::Relaxed) {
+            tracing::info!("no discord_webhook_url in the secret: Discord posts are off");
+        }
 
         let started_note = async {
             if config.notify == NotifyVerbosity::Lesson
                 && let Some(url) = &secrets.webhook
             {
-                self.post(
-                    url,
-                    &message::lifecycle(true, settings.symbol.as_str()),
-                    deadline,
-                )
-                .await;
+                let note = lifecycle_note(config, true, settings.symbol.as_str());
+                self.post(url, &note, deadline).await;
             }
         };
         let cycle = self.run_cycle(config, &settings, &slot, cycle_deadline, secrets.clone());
         let ((), (report, secrets)) = tokio::join!(started_note, cycle);
-        self.finish(report, Some(&secrets), config, deadline, started)
-            .await
+        self.finish(
+            report,
+            Recipient::of(Some(&secrets)),
+            Some(config),
+            deadline,
+            started,
+        )
+        .await
     }
 
     /// The cycle, with one secret refetch if Alpaca refuses the cached keys.
@@ -202,20 +203,22 @@ impl Bot {
         deadline: Instant,
         mut secrets: Arc<Secrets>,
     ) -> (CycleReport, Arc<Secrets>) {
+        let failed = |stage: Stage, error: String| {
+            let mut report = CycleReport::failed(
+                stage,
+                error,
+                settings.symbol.as_str(),
+                config.paper,
+                &slot.label(),
+            );
+            report.strategy = Some(settings.strategy.as_str());
+            report
+        };
         let mut refetched = false;
         loop {
             let alpaca = match self.alpaca_for(config, &secrets).await {
                 Ok(alpaca) => alpaca,
-                Err(err) => {
-                    let report = CycleReport::failed(
-                        Stage::Config,
-                        err.to_string(),
-                        settings.symbol.as_str(),
-                        config.paper,
-                        &slot.label(),
-                    );
-                    return (report, secrets);
-                }
+                Err(err) => return (failed(Stage::Config, err.to_string()), secrets),
             };
             let input = CycleInput {
                 settings,
@@ -240,74 +243,51 @@ impl Bot {
                     }
                     match self.secrets(deadline).await {
                         Ok(fresh) => secrets = fresh,
-                        Err((error, _)) => {
-                            let report = CycleReport::failed(
-                                Stage::Secrets,
-                                error,
-                                settings.symbol.as_str(),
-                                config.paper,
-                                &slot.label(),
-                            );
-                            return (report, secrets);
-                        }
+                        Err((error, _)) => return (failed(Stage::Secrets, error), secrets),
                     }
                 }
-                Err(err) => {
-                    let mut report = CycleReport::failed(
-                        err.stage,
-                        err.cause.to_string(),
-                        settings.symbol.as_str(),
-                        config.paper,
-                        &slot.label(),
-                    );
-                    report.strategy = Some(settings.strategy.as_str());
-                    return (report, secrets);
-                }
+                Err(err) => return (failed(err.stage, err.cause.to_string()), secrets),
             }
         }
     }
 
-    /// Posts the outcome as the verbosity asks, logs it, and maps it to the response.
+    /// Every invocation ends here: posts the report as the verbosity asks, records its
+    /// metrics, logs it, and maps it to the response or the Lambda error.
     async fn finish(
         &self,
         report: CycleReport,
-        secrets: Option<&Secrets>,
-        config: &Config,
+        recipient: Recipient<'_>,
+        config: Option<&Config>,
         deadline: Instant,
         started: Instant,
     ) -> Result<Value, InvocationFailed> {
-        let webhook = secrets.and_then(|s| s.webhook.as_ref());
-        if webhook.is_none() && !self.no_webhook_logged.swap(true, Ordering::Relaxed) {
-            tracing::info!("no discord_webhook_url in the secret: Discord posts are off");
-        }
-        let wanted = match config.notify {
+        let verbosity = config.map_or(NotifyVerbosity::Normal, |c| c.notify);
+        let wanted = match verbosity {
             NotifyVerbosity::Quiet => {
                 matches!(report.kind, Kind::Ordered { .. } | Kind::Failed { .. })
             }
             NotifyVerbosity::Normal | NotifyVerbosity::Lesson => true,
         };
-        let mention = secrets.and_then(|s| s.error_mention.as_ref());
+        let mut attempted = false;
         let mut notified = false;
-        if let (Some(url), true) = (webhook, wanted) {
-            notified = self
-                .post(
-                    url,
-                    &render(&report, mention, Some(config), self.version),
-                    deadline,
-                )
-                .await;
-            if config.notify == NotifyVerbosity::Lesson {
-                let finished = message::lifecycle(false, &report.symbol).with_identity(
-                    config.discord_username.as_deref(),
-                    config.discord_avatar_url.as_deref(),
-                );
-                self.post(url, &finished, deadline).await;
+        if let (Some(url), true) = (recipient.webhook, wanted) {
+            attempted = true;
+            let message = render(&report, recipient.mention, config, self.version);
+            notified = self.post(url, &message, deadline).await;
+            if let (NotifyVerbosity::Lesson, Some(config)) = (verbosity, config) {
+                let note = lifecycle_note(config, false, &report.symbol);
+                self.post(url, &note, deadline).await;
             }
         }
-        if report.is_failure() {
-            return Err(self.failure(&report, notified, started));
+        self.record_metrics(&report, attempted && !notified, started);
+
+        if let Kind::Failed { stage, error } = &report.kind {
+            tracing::error!(stage = stage.as_str(), error = %error, symbol = %report.symbol, notified, "cycle failed");
+            return Err(InvocationFailed {
+                stage: stage.as_str(),
+                message: error.clone(),
+            });
         }
-        self.record_metrics(&report, notified || !wanted || webhook.is_none(), started);
         let outcome = report.outcome(notified);
         tracing::info!(
             status = ?outcome.status,
@@ -333,50 +313,30 @@ impl Bot {
             (c.trade.symbol.to_string(), c.paper)
         });
         let report = CycleReport::failed(stage, error, &symbol, paper, "-");
-        let mut notified = false;
-        if let Ok(secrets) = self.secrets(deadline).await
-            && let Some(url) = &secrets.webhook
-        {
-            let mention = secrets.error_mention.as_ref();
-            notified = self
-                .post(
-                    url,
-                    &render(&report, mention, config, self.version),
-                    deadline,
-                )
-                .await;
-        }
-        Err(self.failure(&report, notified, started))
+        let secrets = self.secrets(deadline).await.ok();
+        self.finish(
+            report,
+            Recipient::of(secrets.as_deref()),
+            config,
+            deadline,
+            started,
+        )
+        .await
     }
 
     /// One EMF metrics line per invocation (see `metrics`), on stdout like every log line.
-    fn record_metrics(&self, report: &CycleReport, notified: bool, started: Instant) {
+    fn record_metrics(&self, report: &CycleReport, notify_failed: bool, started: Instant) {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        println!(
-            "{}",
-            metrics::emf_line(
-                &self.function_name,
-                report,
-                !notified,
-                started.elapsed(),
-                now_ms
-            )
+        let line = metrics::emf_line(
+            &self.function_name,
+            report,
+            notify_failed,
+            started.elapsed(),
+            now_ms,
         );
-    }
-
-    fn failure(&self, report: &CycleReport, notified: bool, started: Instant) -> InvocationFailed {
-        self.record_metrics(report, notified, started);
-        let (stage, error) = match &report.kind {
-            Kind::Failed { stage, error } => (stage.as_str(), error.clone()),
-            _ => ("cycle", report.reason.clone()),
-        };
-        tracing::error!(stage, error = %error, symbol = %report.symbol, notified, "cycle failed");
-        InvocationFailed {
-            stage,
-            message: error,
-        }
+        println!("{line}");
     }
 
     /// The secret, under the same per-call timeout as a broker call, inside the deadline's
@@ -426,12 +386,41 @@ impl Bot {
         let discord = Discord::new(self.http.clone(), url.clone());
         match discord.post(message, before_return(deadline)).await {
             Ok(()) => true,
+            // A webhook Discord refuses is a configuration problem the user must fix.
+            Err(err @ NotifyError::Configuration { .. }) => {
+                tracing::error!(error = %err, "Discord webhook refused; not retried; the trade is unaffected");
+                false
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "Discord post failed; the trade is unaffected");
                 false
             }
         }
     }
+}
+
+/// Where a report is posted: the secret's webhook and error mention, when they could be read.
+#[derive(Clone, Copy)]
+struct Recipient<'a> {
+    webhook: Option<&'a WebhookUrl>,
+    mention: Option<&'a Mention>,
+}
+
+impl<'a> Recipient<'a> {
+    fn of(secrets: Option<&'a Secrets>) -> Self {
+        Self {
+            webhook: secrets.and_then(|s| s.webhook.as_ref()),
+            mention: secrets.and_then(|s| s.error_mention.as_ref()),
+        }
+    }
+}
+
+/// The lesson's "Bot Started Up" / "Bot Cycle Finished" note, under the configured identity.
+fn lifecycle_note(config: &Config, started: bool, symbol: &str) -> Message {
+    message::lifecycle(started, symbol).with_identity(
+        config.discord_username.as_deref(),
+        config.discord_avatar_url.as_deref(),
+    )
 }
 
 fn render(

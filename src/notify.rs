@@ -261,16 +261,7 @@ impl Notifier for Discord {
                 };
             match outcome {
                 Attempt::Delivered => return Ok(()),
-                Attempt::Fatal(err) => {
-                    if let NotifyError::Configuration { status, .. } = &err {
-                        tracing::error!(
-                            status,
-                            error = %err,
-                            "Discord webhook configuration problem; not retried"
-                        );
-                    }
-                    return Err(err);
-                }
+                Attempt::Fatal(err) => return Err(err),
                 Attempt::Retry { wait, why } => {
                     last = why;
                     if attempt == self.max_attempts {

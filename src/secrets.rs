@@ -183,10 +183,6 @@ impl SecretsManager {
             secret_id: secret_id.into(),
         }
     }
-
-    pub fn secret_id(&self) -> &str {
-        &self.secret_id
-    }
 }
 
 impl SecretSource for SecretsManager {

@@ -17,13 +17,14 @@ use serde_json::{Value, json};
 
 const SPEC: &str = include_str!("../contracts/discord-openapi.json");
 const TOKEN: &str = "SeCrEtWeBhOoKtOkEn_abc-123";
-const ALL_STAGES: [Stage; 9] = [
+const ALL_STAGES: [Stage; 10] = [
     Stage::Event,
     Stage::Config,
     Stage::Secrets,
     Stage::Clock,
     Stage::Account,
     Stage::Position,
+    Stage::Asset,
     Stage::Bars,
     Stage::Strategy,
     Stage::Order,

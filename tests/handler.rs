@@ -321,3 +321,37 @@ async fn a_discord_failure_never_fails_the_trade() {
     assert_eq!(outcome["notified"], false);
     assert_eq!(h.sandbox.orders().len(), 1);
 }
+
+#[tokio::test]
+async fn lesson_verbosity_posts_the_lessons_notes_under_the_configured_name() {
+    let env = [
+        ("NOTIFY_VERBOSITY", "lesson"),
+        ("DISCORD_USERNAME", "Alpaca Bot"),
+    ];
+    let h = Harness::start(golden(), &env).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "ordered");
+    let posts = h.sandbox.discord_messages();
+    let contents: Vec<&str> = posts
+        .iter()
+        .map(|p| p.body["content"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(posts.len(), 3, "{contents:?}");
+    assert!(contents[0].contains("Bot Started Up"), "{contents:?}");
+    assert!(contents[1].contains("BUY Order Executed"), "{contents:?}");
+    assert!(contents[2].contains("Bot Cycle Finished"), "{contents:?}");
+    for post in &posts {
+        assert!(post.accepted);
+        assert_eq!(post.body["username"], "Alpaca Bot", "{}", post.body);
+    }
+}
+
+#[tokio::test]
+async fn quiet_verbosity_posts_orders_only() {
+    let scenario = Scenario::default().with_closes(Scenario::no_cross(SHORT, LONG));
+    let h = Harness::start(scenario, &[("NOTIFY_VERBOSITY", "quiet")]).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "skipped");
+    assert_eq!(outcome["notified"], false);
+    assert!(h.sandbox.discord_messages().is_empty());
+}

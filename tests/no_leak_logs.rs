@@ -173,8 +173,9 @@ async fn no_token_in_logs_or_errors_whatever_fails() {
 
     let logs = logs.text();
     assert!(
-        logs.contains("Discord post failed, retrying") && logs.contains("configuration problem"),
-        "the capture must see the adapter's own lines:\n{logs}"
+        logs.contains("Discord post failed, retrying")
+            && logs.contains("check discord_webhook_url in the secret"),
+        "the capture must see the adapter's retries and the configuration errors:\n{logs}"
     );
     // The token, and so any form of the full URL (as configured, as rewritten to v10).
     let urls: Vec<String> = ports
