@@ -556,17 +556,7 @@ fn order_not_found() -> Response {
 
 async fn get_order(State(s): St, Path(id): Path<String>, headers: HeaderMap) -> Response {
     gate!(s, Route::GetOrder, headers);
-    let mut guard = s.lock();
-    let inner = &mut *guard;
-    match inner
-        .broker
-        .orders
-        .iter()
-        .position(|o| o.json["id"] == id.as_str())
-    {
-        Some(idx) => axum::Json(inner.broker.poll(idx, &inner.scenario)).into_response(),
-        None => order_not_found(),
-    }
+    poll_order(&s, "id", &id)
 }
 
 async fn order_by_client_id(
@@ -578,13 +568,18 @@ async fn order_by_client_id(
     let Some(cid) = q.get("client_order_id") else {
         return invalid("client_order_id is required");
     };
+    poll_order(&s, "client_order_id", cid)
+}
+
+/// A GET of the order whose `field` is `value`: counts as a poll (fills may advance).
+fn poll_order(s: &Shared, field: &str, value: &str) -> Response {
     let mut guard = s.lock();
     let inner = &mut *guard;
     match inner
         .broker
         .orders
         .iter()
-        .position(|o| o.json["client_order_id"] == cid.as_str())
+        .position(|o| o.json[field] == value)
     {
         Some(idx) => axum::Json(inner.broker.poll(idx, &inner.scenario)).into_response(),
         None => order_not_found(),
