@@ -154,6 +154,19 @@ impl std::fmt::Display for Quantity {
     }
 }
 
+/// How long warm invocations reuse a fetched secret unless `SECRET_TTL_SECONDS` says otherwise.
+pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
+
+/// `BOT_SECRET_ID` alone, even when the rest of the configuration is invalid, so that a
+/// configuration error can still be posted to the secret's Discord webhook.
+pub fn secret_id_from_env() -> Option<String> {
+    secret_id(|name| std::env::var(name).ok())
+}
+
+fn secret_id(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    lookup("BOT_SECRET_ID").filter(|v| !v.trim().is_empty())
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -165,7 +178,7 @@ impl Config {
         // An empty variable counts as unset: that is what a blank SAM parameter produces.
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
-        let secret_id = get("BOT_SECRET_ID").ok_or(ConfigError::Missing("BOT_SECRET_ID"))?;
+        let secret_id = secret_id(&lookup).ok_or(ConfigError::Missing("BOT_SECRET_ID"))?;
         let symbol = parse_or("TRADE_SYMBOL", get("TRADE_SYMBOL"), "SPY", Symbol::parse)?;
         let quantity = parse_or(
             "TRADE_QUANTITY",
@@ -385,6 +398,7 @@ mod tests {
         assert_eq!(c.alpaca_data_url.as_str(), "https://data.alpaca.markets/");
         assert_eq!(c.notify, NotifyVerbosity::Normal);
         assert_eq!(c.max_event_age, Duration::from_secs(300));
+        assert_eq!(c.secret_ttl, DEFAULT_SECRET_TTL);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::broker::Alpaca;
-use crate::config::{Config, ConfigError, NotifyVerbosity, TradeSettings};
+use crate::config::{self, Config, ConfigError, NotifyVerbosity, TradeSettings};
 use crate::cycle::{self, CycleInput};
 use crate::event::Invocation;
 use crate::message::{self, Message};
@@ -64,10 +64,7 @@ impl Bot {
     ) -> Self {
         let secret_id = match &config {
             Ok(config) => Some((config.secret_id.clone(), config.secret_ttl)),
-            Err(_) => std::env::var("BOT_SECRET_ID")
-                .ok()
-                .filter(|id| !id.trim().is_empty())
-                .map(|id| (id, Duration::from_secs(300))),
+            Err(_) => config::secret_id_from_env().map(|id| (id, config::DEFAULT_SECRET_TTL)),
         };
         Self {
             config,

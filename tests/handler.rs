@@ -355,3 +355,37 @@ async fn quiet_verbosity_posts_orders_only() {
     assert_eq!(outcome["notified"], false);
     assert!(h.sandbox.discord_messages().is_empty());
 }
+
+#[tokio::test]
+async fn a_configuration_error_fails_every_invocation_and_is_posted() {
+    let h = Harness::start(golden(), &[]).await;
+    // Live trading asked for without the second key: the runtime still starts, and every
+    // invocation reports it, to the webhook of the secret BOT_SECRET_ID names.
+    let config = common::config(
+        SECRET_NAME,
+        &h.sandbox.base_url(),
+        &[("PAPER_TRADING", "false")],
+    );
+    assert!(config.is_err());
+    // SAFETY: no other test reads BOT_SECRET_ID from the process environment; the others
+    // hand their configuration over directly.
+    unsafe { std::env::set_var("BOT_SECRET_ID", SECRET_NAME) };
+    let bot = Bot::new(
+        config,
+        common::secrets_client(&h.moto.endpoint_url()).await,
+        reqwest::Client::new(),
+    );
+    let err = bot
+        .invoke(scheduled_now(), "req-config", common::now_ms() + 20_000)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("config failed"), "{err}");
+    assert!(err.contains("ALLOW_LIVE_TRADING"), "{err}");
+    assert_eq!(h.broker_writes(), 0);
+    let post = h.last_post();
+    assert!(
+        post["content"].as_str().unwrap().contains("ERROR"),
+        "{post}"
+    );
+}
