@@ -54,6 +54,11 @@ deploy: venv
 demo: venv
 	./scripts/demo.sh
 
+## bench: init, cold/warm durations, peak memory, arm64 package size and round trips of the
+## release bootstrap, through a local Lambda Runtime API (table also in target/bench.md)
+bench: venv
+	./scripts/bench.sh
+
 clean:
 	cargo clean
 	rm -rf .aws-sam
