@@ -12,6 +12,7 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::broker::Alpaca;
 use crate::config::{self, Config, ConfigError, NotifyVerbosity, TradeSettings};
@@ -88,7 +89,6 @@ impl Bot {
     ) -> Result<Value, InvocationFailed> {
         let started = Instant::now();
         let deadline = deadline_from(deadline_ms);
-        let cycle_deadline = within_reserve(deadline);
 
         let config = match &self.config {
             Ok(config) => config,
@@ -120,8 +120,22 @@ impl Bot {
             symbol = %settings.symbol,
             source = invocation.source.as_str(),
         );
-        let _entered = span.enter();
+        self.run_slot(config, &invocation, &settings, &slot, deadline, started)
+            .instrument(span)
+            .await
+    }
 
+    /// The invocation once its slot is known: every log line inside carries the slot.
+    async fn run_slot(
+        &self,
+        config: &Config,
+        invocation: &Invocation,
+        settings: &TradeSettings,
+        slot: &crate::event::Slot,
+        deadline: Instant,
+        started: Instant,
+    ) -> Result<Value, InvocationFailed> {
+        let cycle_deadline = within_reserve(deadline);
         // A scheduled event delivered late is not traded late.
         // MAX_EVENT_AGE_SECONDS=0 turns the check off (replaying a recorded event by hand).
         if let Some(scheduled) = invocation.scheduled_time
@@ -179,7 +193,7 @@ impl Bot {
                 self.post(url, &note, deadline).await;
             }
         };
-        let cycle = self.run_cycle(config, &settings, &slot, cycle_deadline, secrets.clone());
+        let cycle = self.run_cycle(config, settings, slot, cycle_deadline, secrets.clone());
         let ((), (report, secrets)) = tokio::join!(started_note, cycle);
         self.finish(
             report,
