@@ -8,6 +8,7 @@ use std::time::Duration;
 use num_decimal::Num;
 use url::Url;
 
+use crate::message;
 use crate::strategy::{SmaWindows, StrategyKind};
 
 pub const PAPER_API_URL: &str = "https://paper-api.alpaca.markets";
@@ -259,15 +260,27 @@ impl Config {
                 _ => Err("one of normal, lesson, quiet".to_string()),
             },
         )?;
-        let discord_username = get("DISCORD_USERNAME").map(|v| v.trim().to_string());
+        // Checked here with Discord's own rules, so a name Discord would refuse is a clear
+        // configuration error rather than a silently dropped override.
+        let discord_username = get("DISCORD_USERNAME")
+            .map(|raw| {
+                message::valid_username(&raw).ok_or(ConfigError::Invalid {
+                    name: "DISCORD_USERNAME",
+                    value: raw.clone(),
+                    expected: "1 to 80 characters, without \"discord\", \"clyde\", @, # or :"
+                        .into(),
+                })
+            })
+            .transpose()?;
         let discord_avatar_url = get("DISCORD_AVATAR_URL")
-            .map(|v| parse_url(v.trim()).map(|u| u.to_string()))
-            .transpose()
-            .map_err(|expected| ConfigError::Invalid {
-                name: "DISCORD_AVATAR_URL",
-                value: get("DISCORD_AVATAR_URL").unwrap_or_default(),
-                expected,
-            })?;
+            .map(|raw| {
+                message::valid_avatar_url(&raw).ok_or(ConfigError::Invalid {
+                    name: "DISCORD_AVATAR_URL",
+                    value: raw.clone(),
+                    expected: "an http(s) image URL of at most 2048 characters".into(),
+                })
+            })
+            .transpose()?;
         let limit = |name: &'static str| -> Result<Option<f64>, ConfigError> {
             get(name)
                 .map(|raw| {
@@ -430,6 +443,8 @@ mod tests {
             ("NOTIFY_VERBOSITY", "loud"),
             ("MAX_EVENT_AGE_SECONDS", "-1"),
             ("MAX_ORDER_NOTIONAL", "-5"),
+            ("DISCORD_USERNAME", "Discord Bot"),
+            ("DISCORD_AVATAR_URL", "not a url"),
             ("MAX_POSITION_QTY", "lots"),
         ] {
             let err = config(&[("BOT_SECRET_ID", "s"), (name, value)]).unwrap_err();

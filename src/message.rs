@@ -56,7 +56,7 @@ impl Message {
 
 /// Discord's username rules for webhooks: 1 to 80 characters after trimming, and none of
 /// the words it reserves.
-fn valid_username(raw: &str) -> Option<String> {
+pub fn valid_username(raw: &str) -> Option<String> {
     let name = raw.trim();
     let lower = name.to_lowercase();
     let count = name.chars().count();
@@ -67,7 +67,8 @@ fn valid_username(raw: &str) -> Option<String> {
     ((1..=80).contains(&count) && !reserved && !keyword).then(|| name.to_string())
 }
 
-fn valid_avatar_url(raw: &str) -> Option<String> {
+/// An http(s) URL of at most 2048 characters, as Discord accepts for `avatar_url`.
+pub fn valid_avatar_url(raw: &str) -> Option<String> {
     let raw = raw.trim();
     let url = url::Url::parse(raw).ok()?;
     let ok = matches!(url.scheme(), "http" | "https") && url.host_str().is_some();
