@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! bot-bench --bootstrap target/release/bootstrap [--arm64 target/lambda/bootstrap/bootstrap]
-//!           [--out target/bench.md] [--cold-reps 5] [--warm-reps 10] [--log FILE] [--trace]
+//!           [--out target/bench.md] [--cold-reps 9] [--warm-reps 10] [--log FILE] [--trace]
 //! ```
 
 use std::collections::HashMap;
@@ -835,7 +835,7 @@ fn parse_args() -> Result<Args, String> {
         arm64: PathBuf::from("target/lambda/bootstrap/bootstrap"),
         out: PathBuf::from("target/bench.md"),
         log: PathBuf::from("target/bench-bootstrap.log"),
-        cold_reps: 5,
+        cold_reps: 9,
         warm_reps: 10,
         trace: false,
     };
