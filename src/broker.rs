@@ -1,16 +1,22 @@
 //! The broker port and its Alpaca adapter.
 //!
-//! The cycle sees only [`Broker`] and the plain types here. [`Alpaca`] implements it with
-//! `apca` for the trading API and `reqwest` for the market-data API, because apca's data
-//! calls always go to data.alpaca.markets and cannot be pointed at `APCA_API_DATA_URL`.
+//! The cycle sees only [`Broker`] and the plain types here. [`Alpaca`] implements it over the
+//! function's one `reqwest` client: apca's endpoint definitions (paths, request and response
+//! types, status mapping) for the trading API, and a plain request for the market-data API,
+//! whose apca calls always go to data.alpaca.markets rather than `APCA_API_DATA_URL`.
+//!
+//! apca's own `Client` is not used: it brings a second HTTP and TLS stack (hyper-tls and
+//! OpenSSL), which reads the system CA bundle each time one is built, a cold-start cost of
+//! tens of milliseconds, and keeps a connection pool of its own.
 
 use std::future::Future;
 
 use apca::api::v2::{account, asset, clock, order, position};
-use apca::{ApiInfo, RequestError};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use http_endpoint::Endpoint;
 use num_decimal::Num;
-use secrecy::ExposeSecret;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
@@ -210,49 +216,89 @@ pub trait Broker: Send + Sync {
     ) -> impl Future<Output = Result<Option<OrderReport>, BrokerError>> + Send;
 }
 
-/// The Alpaca adapter. Built once per secret (its keys) and reused by warm invocations, so
-/// its connection pools stay warm.
+/// The Alpaca adapter: cheap to build (the keys and a handle on the shared client), so one is
+/// made per cycle while connections are reused across warm invocations.
 pub struct Alpaca {
-    trading: apca::Client,
     http: reqwest::Client,
+    api_url: Url,
     data_url: Url,
     data_feed: String,
     keys: AlpacaKeys,
 }
 
+/// A trading call's failure: the endpoint's own error (a status apca maps, such as a 404),
+/// or one that never got an answer to map.
+enum CallError<E> {
+    Endpoint(E),
+    Broker(BrokerError),
+}
+
 impl Alpaca {
     pub fn new(
-        api_url: &Url,
+        http: reqwest::Client,
+        api_url: Url,
         data_url: Url,
         data_feed: String,
         keys: AlpacaKeys,
-        http: reqwest::Client,
-    ) -> Result<Self, BrokerError> {
-        // ApiInfo's Debug prints the secret: it is built here, moved into the client, and
-        // never logged.
-        let api_info = ApiInfo::from_parts(
-            api_url.as_str(),
-            keys.key_id.expose_secret(),
-            keys.secret.expose_secret(),
-        )
-        .map_err(|_| BrokerError::Transport("APCA_API_BASE_URL is not a valid URL".into()))?;
-        Ok(Self {
-            trading: apca::Client::new(api_info),
+    ) -> Self {
+        Self {
             http,
+            api_url,
             data_url,
             data_feed,
             keys,
-        })
+        }
     }
+
+    /// The keys travel in headers marked sensitive, so no debug output of a request shows
+    /// them.
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let sensitive = |value: &SecretString| {
+            let mut header = HeaderValue::from_str(value.expose_secret()).ok()?;
+            header.set_sensitive(true);
+            Some(header)
+        };
+        match (sensitive(&self.keys.key_id), sensitive(&self.keys.secret)) {
+            (Some(key_id), Some(secret)) => request
+                .header("APCA-API-KEY-ID", key_id)
+                .header("APCA-API-SECRET-KEY", secret),
+            // The secret's parser admits only header-safe keys; were one to slip through, it
+            // is left out, and Alpaca's 401 says the keys are wrong without echoing them.
+            _ => request,
+        }
+    }
+
+    /// One call to an apca endpoint, on the trading API's base URL: the request apca would
+    /// build, answered through apca's own status mapping and types.
+    async fn call<E: Endpoint>(&self, input: &E::Input) -> Result<E::Output, CallError<E::Error>> {
+        let endpoint_error = |e: E::ConversionError| CallError::Endpoint(E::Error::from(e));
+        let mut url = self.api_url.clone();
+        url.set_path(&E::path(input));
+        url.set_query(E::query(input).map_err(endpoint_error)?.as_deref());
+        let mut request = self.authorized(self.http.request(E::method(), url));
+        if let Some(headers) = E::headers(input).map_err(endpoint_error)? {
+            request = request.headers(headers);
+        }
+        if let Some(body) = E::body(input).map_err(endpoint_error)? {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.into_owned());
+        }
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(transport)?;
+        E::evaluate(status, &body).map_err(CallError::Endpoint)
+    }
+}
+
+/// The request's URL is dropped: the error text then names the cause, not the address.
+fn transport<E>(err: reqwest::Error) -> CallError<E> {
+    CallError::Broker(BrokerError::Transport(error_chain(&err.without_url())))
 }
 
 impl Broker for Alpaca {
     async fn clock(&self) -> Result<Clock, BrokerError> {
-        let clock = self
-            .trading
-            .issue::<clock::Get>(&())
-            .await
-            .map_err(from_apca)?;
+        let clock = self.call::<clock::Get>(&()).await.map_err(from_call)?;
         Ok(Clock {
             is_open: clock.open,
             now: clock.current,
@@ -262,11 +308,7 @@ impl Broker for Alpaca {
     }
 
     async fn account(&self) -> Result<Account, BrokerError> {
-        let account = self
-            .trading
-            .issue::<account::Get>(&())
-            .await
-            .map_err(from_apca)?;
+        let account = self.call::<account::Get>(&()).await.map_err(from_call)?;
         let status = serde_json::to_value(account.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -284,19 +326,19 @@ impl Broker for Alpaca {
 
     async fn position(&self, symbol: &Symbol) -> Result<Option<Num>, BrokerError> {
         let symbol = asset::Symbol::Sym(symbol.as_str().to_string());
-        match self.trading.issue::<position::Get>(&symbol).await {
+        match self.call::<position::Get>(&symbol).await {
             Ok(position) => Ok(Some(position.quantity)),
-            Err(RequestError::Endpoint(position::GetError::NotFound(_))) => Ok(None),
-            Err(err) => Err(from_apca(err)),
+            Err(CallError::Endpoint(position::GetError::NotFound(_))) => Ok(None),
+            Err(err) => Err(from_call(err)),
         }
     }
 
     async fn tradable(&self, symbol: &Symbol) -> Result<bool, BrokerError> {
         let symbol = asset::Symbol::Sym(symbol.as_str().to_string());
-        match self.trading.issue::<asset::Get>(&symbol).await {
+        match self.call::<asset::Get>(&symbol).await {
             Ok(asset) => Ok(asset.tradable && asset.status == asset::Status::Active),
-            Err(RequestError::Endpoint(asset::GetError::NotFound(_))) => Ok(false),
-            Err(err) => Err(from_apca(err)),
+            Err(CallError::Endpoint(asset::GetError::NotFound(_))) => Ok(false),
+            Err(err) => Err(from_call(err)),
         }
     }
 
@@ -332,10 +374,7 @@ impl Broker for Alpaca {
             .append_pair("feed", &self.data_feed)
             .append_pair("sort", "desc");
         let response = self
-            .http
-            .get(url)
-            .header("APCA-API-KEY-ID", self.keys.key_id.expose_secret())
-            .header("APCA-API-SECRET-KEY", self.keys.secret.expose_secret())
+            .authorized(self.http.get(url))
             .send()
             .await
             .map_err(|e| BrokerError::Transport(error_chain(&e.without_url())))?;
@@ -379,10 +418,9 @@ impl Broker for Alpaca {
             order::Amount::quantity(request.quantity.as_num().clone()),
         );
         let order = self
-            .trading
-            .issue::<order::Create>(&create)
+            .call::<order::Create>(&create)
             .await
-            .map_err(from_apca)?;
+            .map_err(from_call)?;
         Ok(report(order))
     }
 
@@ -391,13 +429,12 @@ impl Broker for Alpaca {
         client_order_id: &str,
     ) -> Result<Option<OrderReport>, BrokerError> {
         match self
-            .trading
-            .issue::<order::GetByClientId>(&client_order_id.to_string())
+            .call::<order::GetByClientId>(&client_order_id.to_string())
             .await
         {
             Ok(order) => Ok(Some(report(order))),
-            Err(RequestError::Endpoint(order::GetByClientIdError::NotFound(_))) => Ok(None),
-            Err(err) => Err(from_apca(err)),
+            Err(CallError::Endpoint(order::GetByClientIdError::NotFound(_))) => Ok(None),
+            Err(err) => Err(from_call(err)),
         }
     }
 }
@@ -426,22 +463,20 @@ fn report(order: order::Order) -> OrderReport {
     }
 }
 
-fn from_apca<E, C>(err: RequestError<E>) -> BrokerError
+fn from_call<E, C>(err: CallError<E>) -> BrokerError
 where
     E: Into<http_endpoint::Error<C>>,
     C: std::error::Error,
 {
     match err {
-        RequestError::Endpoint(endpoint) => match endpoint.into() {
+        CallError::Endpoint(endpoint) => match endpoint.into() {
             http_endpoint::Error::HttpStatus(status, body) => {
                 BrokerError::from_status(status.as_u16(), &body)
             }
             http_endpoint::Error::Http(e) => BrokerError::Transport(error_chain(&e)),
             http_endpoint::Error::Conversion(e) => BrokerError::Decode(error_chain(&e)),
         },
-        RequestError::Hyper(e) => BrokerError::Transport(error_chain(&e)),
-        RequestError::HyperUtil(e) => BrokerError::Transport(error_chain(&e)),
-        RequestError::Io(e) => BrokerError::Transport(error_chain(&e)),
+        CallError::Broker(err) => err,
     }
 }
 

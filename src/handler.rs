@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
 use serde_json::Value;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -46,8 +45,6 @@ pub struct Bot {
     config: Result<Config, ConfigError>,
     secrets: Option<SecretCache<SecretsManager>>,
     http: reqwest::Client,
-    /// The Alpaca client for the secret it was built from, reused while that secret is.
-    alpaca: Mutex<Option<(Arc<Secrets>, Arc<Alpaca>)>>,
     version: &'static str,
     no_webhook_logged: AtomicBool,
     /// The metrics' `FunctionName` dimension.
@@ -72,7 +69,6 @@ impl Bot {
             secrets: secret_id
                 .map(|(id, ttl)| SecretCache::new(SecretsManager::new(secrets_client, id), ttl)),
             http,
-            alpaca: Mutex::new(None),
             version: env!("CARGO_PKG_VERSION"),
             no_webhook_logged: AtomicBool::new(false),
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
@@ -227,10 +223,13 @@ impl Bot {
         };
         let mut refetched = false;
         loop {
-            let alpaca = match self.alpaca_for(config, &secrets).await {
-                Ok(alpaca) => alpaca,
-                Err(err) => return (failed(Stage::Config, err.to_string()), secrets),
-            };
+            let alpaca = Alpaca::new(
+                self.http.clone(),
+                config.alpaca_api_url.clone(),
+                config.alpaca_data_url.clone(),
+                config.data_feed.clone(),
+                secrets.alpaca.clone(),
+            );
             let input = CycleInput {
                 settings,
                 paper: config.paper,
@@ -241,7 +240,7 @@ impl Bot {
                 fill_wait: FILL_WAIT,
                 guards: config.guards,
             };
-            match cycle::run(alpaca.as_ref(), &input).await {
+            match cycle::run(&alpaca, &input).await {
                 Ok(report) => return (report, secrets),
                 Err(err) if err.is_auth() && !refetched => {
                     tracing::warn!(
@@ -369,28 +368,6 @@ impl Bot {
                 None,
             )),
         }
-    }
-
-    async fn alpaca_for(
-        &self,
-        config: &Config,
-        secrets: &Arc<Secrets>,
-    ) -> Result<Arc<Alpaca>, crate::broker::BrokerError> {
-        let mut current = self.alpaca.lock().await;
-        if let Some((built_for, alpaca)) = current.as_ref()
-            && Arc::ptr_eq(built_for, secrets)
-        {
-            return Ok(alpaca.clone());
-        }
-        let alpaca = Arc::new(Alpaca::new(
-            &config.alpaca_api_url,
-            config.alpaca_data_url.clone(),
-            config.data_feed.clone(),
-            secrets.alpaca.clone(),
-            self.http.clone(),
-        )?);
-        *current = Some((secrets.clone(), alpaca.clone()));
-        Ok(alpaca)
     }
 
     async fn post(&self, url: &WebhookUrl, message: &Message, deadline: Instant) -> bool {

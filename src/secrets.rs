@@ -98,8 +98,8 @@ impl Secrets {
             webhook: webhook.clone(),
         };
 
-        let key_id = required_string(object, "api_key").map_err(with_webhook)?;
-        let secret = required_string(object, "api_secret").map_err(with_webhook)?;
+        let key_id = alpaca_key(object, "api_key").map_err(with_webhook)?;
+        let secret = alpaca_key(object, "api_secret").map_err(with_webhook)?;
         let trading_enabled = match object.get("trading_enabled") {
             None | Some(Value::Null) => true,
             Some(Value::Bool(b)) => *b,
@@ -146,7 +146,8 @@ impl Secrets {
     }
 }
 
-fn required_string(
+/// An Alpaca key: it travels in an HTTP header, so it is printable ASCII without spaces.
+fn alpaca_key(
     object: &serde_json::Map<String, Value>,
     key: &'static str,
 ) -> Result<String, SecretError> {
@@ -156,6 +157,12 @@ fn required_string(
             key,
             expected: "a non-empty string (it is empty)",
         }),
+        Some(Value::String(s)) if !s.trim().bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(SecretError::InvalidKey {
+                key,
+                expected: "an Alpaca key: letters and digits, without spaces",
+            })
+        }
         Some(Value::String(s)) => Ok(s.trim().to_string()),
         Some(_) => Err(SecretError::InvalidKey {
             key,
@@ -284,6 +291,16 @@ mod tests {
             (r#"{"api_secret": "sEcReT"}"#, "api_key", false),
             (r#"{"api_key": "sEcReT"}"#, "api_secret", false),
             (r#"{"api_key": "", "api_secret": "sEcReT"}"#, "empty", false),
+            (
+                r#"{"api_key": "PK sEcReT", "api_secret": "sEcReT"}"#,
+                "\"api_key\" is invalid: expected an Alpaca key",
+                false,
+            ),
+            (
+                r#"{"api_key": "k", "api_secret": "sEcReT\n2"}"#,
+                "\"api_secret\" is invalid",
+                false,
+            ),
             (
                 r#"{"api_key": 12345, "api_secret": "sEcReT"}"#,
                 "api_key",
