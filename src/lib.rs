@@ -10,7 +10,7 @@
 //! handler   Lambda edge: event -> Invocation and Slot, cycle, post, outcome or Lambda error
 //!         ▼
 //! cycle     one trade cycle over the Broker port; no Lambda types, no Discord
-//!         ├─ broker    port + Alpaca adapter (apca for trading, reqwest for market data)
+//!         ├─ broker    port + Alpaca adapter (apca's endpoint definitions over reqwest)
 //!         ├─ strategy  pure: completed daily closes + position -> Decision
 //!         └─ report    pure: CycleReport -> Outcome (CONTRACT §5)
 //! then:
@@ -24,6 +24,7 @@
 //!   `client_order_id` (§4).
 //! - [`secrets`]: the secret (§1) in redacting types, Secrets Manager, the warm cache.
 //! - [`broker`]: the `Broker` port and the `Alpaca` adapter.
+//! - [`http`]: the one HTTP client (rustls, compiled-in roots) Alpaca and Discord share.
 //! - [`strategy`]: `golden_cross` and `buy_and_hold`.
 //! - [`cycle`]: orchestration, timeouts, idempotent order placement, fill polling.
 //! - [`report`]: `CycleReport`, `Stage`, and the `Outcome` JSON.
@@ -37,6 +38,7 @@ pub mod config;
 pub mod cycle;
 pub mod event;
 pub mod handler;
+pub mod http;
 pub mod message;
 pub mod metrics;
 pub mod notify;

@@ -15,11 +15,12 @@ async fn main() -> Result<(), Error> {
         // Every invocation will report this too, to Discord when the secret can be read.
         tracing::error!(error = %err, "invalid configuration");
     }
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(alpaca_lambda_bot::http::aws_sdk_client()?)
+        .load()
+        .await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-    let http = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .build()?;
+    let http = alpaca_lambda_bot::http::client()?;
     let bot = Bot::new(config, secrets, http);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

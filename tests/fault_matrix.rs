@@ -108,10 +108,7 @@ impl World {
         Bot::new(
             config,
             secrets_client(&endpoint).await,
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .build()
-                .unwrap(),
+            alpaca_lambda_bot::http::client().unwrap(),
         )
     }
 }

@@ -36,7 +36,7 @@ impl Harness {
         Bot::new(
             config,
             common::secrets_client(&moto.endpoint_url()).await,
-            reqwest::Client::new(),
+            alpaca_lambda_bot::http::client().unwrap(),
         )
     }
 
@@ -373,7 +373,7 @@ async fn a_configuration_error_fails_every_invocation_and_is_posted() {
     let bot = Bot::new(
         config,
         common::secrets_client(&h.moto.endpoint_url()).await,
-        reqwest::Client::new(),
+        alpaca_lambda_bot::http::client().unwrap(),
     );
     let err = bot
         .invoke(scheduled_now(), "req-config", common::now_ms() + 20_000)

@@ -39,8 +39,10 @@ pub fn config(
 
 /// The real Secrets Manager client, loaded as main.rs loads it, with the endpoint override
 /// a user would set.
+/// The function's own SDK HTTP client (compiled-in roots), pointed at a local endpoint.
 pub async fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(alpaca_lambda_bot::http::aws_sdk_client().unwrap())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(

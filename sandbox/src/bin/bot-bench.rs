@@ -804,8 +804,9 @@ fn table(bench: &Bench, arm64: &Path, work: &Path) -> String {
                 _ => "n/a".into(),
             },
             &format!("≤ {target:.0}"),
-            // Whole round trips: a fraction above is timer overshoot (≈1 ms per delayed request).
-            rt.map(|v| v.round() <= target),
+            // Timers overshoot by about 1 ms per delayed request, a few hundredths of a round
+            // trip each; a quarter of one above the target is more than that: a miss.
+            rt.map(|v| v <= target + 0.25),
         ));
     }
     rows.push(row(
