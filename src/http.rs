@@ -25,6 +25,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub fn client() -> Result<reqwest::Client, HttpClientError> {
     let mut roots = RootCertStore::empty();
     roots.add_parsable_certificates(TLS_SERVER_ROOT_CERTS.iter().cloned());
+    client_trusting(roots)
+}
+
+/// [`client`] with other trust anchors (tests use their own certificate authority).
+pub fn client_trusting(roots: RootCertStore) -> Result<reqwest::Client, HttpClientError> {
     let mut tls =
         rustls::ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
             .with_safe_default_protocol_versions()?
