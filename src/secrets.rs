@@ -200,11 +200,27 @@ impl SecretSource for SecretsManager {
             .secret_id(&self.secret_id)
             .send()
             .await
-            .map_err(|e| SecretError::Fetch {
-                secret_id: self.secret_id.clone(),
+            .map_err(|e| {
                 // The SDK's error context names the service error code and message, or the
                 // transport failure; the request carries no secret value.
-                cause: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                let mut cause = aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string();
+                // A secret the stack created is empty until the user fills it in.
+                let no_value = e.as_service_error().is_some_and(|e| {
+                    e.is_resource_not_found_exception()
+                        && e.meta()
+                            .message()
+                            .is_some_and(|m| m.contains("secret value"))
+                });
+                if no_value {
+                    cause.push_str(
+                        " (the secret exists but holds no value yet: fill it in with \
+                         `aws secretsmanager put-secret-value` and the JSON the README shows)",
+                    );
+                }
+                SecretError::Fetch {
+                    secret_id: self.secret_id.clone(),
+                    cause,
+                }
             })?;
         output
             .secret_string

@@ -249,6 +249,33 @@ async fn a_bad_secret_is_a_clear_error_posted_to_discord() {
 }
 
 #[tokio::test]
+async fn a_secret_without_a_value_says_how_to_fill_it_in() {
+    let h = Harness::start(golden(), &[]).await;
+    let empty = "alpaca-bot/created-by-the-stack";
+    h.moto
+        .client()
+        .create_secret()
+        .name(empty)
+        .send()
+        .await
+        .unwrap();
+    let bot = Bot::new(
+        common::config(empty, &h.sandbox.base_url(), &[]),
+        common::secrets_client(&h.moto.endpoint_url()).await,
+        alpaca_lambda_bot::http::client().unwrap(),
+    );
+    let err = bot
+        .invoke(scheduled_now(), "req-empty", common::now_ms() + 20_000)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(empty), "{err}");
+    assert!(err.contains("holds no value yet"), "{err}");
+    assert!(err.contains("put-secret-value"), "{err}");
+    assert_eq!(h.broker_writes(), 0);
+}
+
+#[tokio::test]
 async fn a_bad_event_is_rejected_before_any_broker_call() {
     let h = Harness::start(golden(), &[]).await;
     for event in [
