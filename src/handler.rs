@@ -1,7 +1,7 @@
 //! The Lambda edge: event in, outcome JSON or Lambda error out.
 //!
 //! [`Bot`] holds what lives across warm invocations (configuration, the secret cache, the
-//! HTTP client, the Alpaca client built for the current keys). [`Bot::invoke`] turns one
+//! HTTP client whose connections Alpaca and Discord calls reuse). [`Bot::invoke`] turns one
 //! event into one cycle, posts its outcome, and maps it to the response (CONTRACT §5).
 
 use std::sync::Arc;
