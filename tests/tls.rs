@@ -1,6 +1,7 @@
-//! The production HTTP client's TLS against a real rustls server on 127.0.0.1: it completes a
-//! handshake and an HTTP/1.1 exchange with a certificate its roots vouch for, and refuses one
-//! they do not, so the compiled-in roots are the whole of its trust.
+//! The function's HTTP clients' TLS against a real rustls server on 127.0.0.1: the reqwest
+//! client completes a handshake and an HTTP/1.1 exchange with a certificate the roots it is
+//! given vouch for, and both it and the AWS SDK's client, as the function builds them, refuse a
+//! certificate from an authority they do not know.
 
 use std::sync::Arc;
 
@@ -102,6 +103,33 @@ async fn the_production_client_refuses_a_certificate_from_an_unknown_authority()
         .await
         .unwrap_err();
     let chain = alpaca_lambda_bot::broker::error_chain(&err.without_url());
+    assert!(
+        chain.contains("UnknownIssuer") || chain.contains("unknown issuer"),
+        "{chain}"
+    );
+}
+
+#[tokio::test]
+async fn the_aws_sdk_client_refuses_a_certificate_from_an_unknown_authority() {
+    let pki = test_pki();
+    let port = https_server(&pki).await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http::aws_sdk_client().unwrap())
+        .endpoint_url(format!("https://localhost:{port}"))
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let err = aws_sdk_secretsmanager::Client::new(&aws)
+        .get_secret_value()
+        .secret_id("alpaca-bot")
+        .send()
+        .await
+        .unwrap_err();
+    let chain = aws_sdk_secretsmanager::error::DisplayErrorContext(&err).to_string();
     assert!(
         chain.contains("UnknownIssuer") || chain.contains("unknown issuer"),
         "{chain}"
