@@ -337,8 +337,11 @@ async fn place_order<B: Broker>(
             return Err(explain_order_failure(failure));
         }
         match call(input, Stage::Order, broker.order_by_client_id(id)).await {
-            // Found: taken by an earlier delivery (duplicate) or by our own lost request.
-            Ok(Some(order)) => return Ok((order, duplicate || resubmitted)),
+            // Found: placed by another delivery (a 422 to our first request), or by one of
+            // our own requests whose answer was lost. After our resubmission a 422 can be
+            // our first request landing late: the order is reported as ours rather than
+            // risk no delivery ever reporting it.
+            Ok(Some(order)) => return Ok((order, duplicate && !resubmitted)),
             Ok(None) if duplicate => {
                 return Err(CycleError::new(
                     Stage::Order,
