@@ -24,6 +24,8 @@ enum SubmitBehaviour {
     /// Record the order, then fail as if the answer was lost.
     RecordThenFail(BrokerError),
     Fail(BrokerError),
+    /// Fail without recording; the resubmission records, and its answer is lost too.
+    FailThenRecordThenFail(BrokerError),
     Hang,
 }
 
@@ -129,10 +131,12 @@ impl Broker for FakeBroker {
         &self,
         _symbol: &Symbol,
         count: usize,
-        now: DateTime<Utc>,
+        _now: DateTime<Utc>,
     ) -> Result<Vec<Bar>, BrokerError> {
         // Completed bars end yesterday; today's unfinished bar comes last, as Alpaca sends it.
-        let today = now.date_naive().and_hms_opt(5, 0, 0).unwrap().and_utc();
+        // "Today" is the fake clock's (the cycle asks with the wall clock, as the reads run
+        // together), so the tests hold on any date.
+        let today = now().date_naive().and_hms_opt(5, 0, 0).unwrap().and_utc();
         let mut bars: Vec<Bar> = self
             .closes
             .iter()
@@ -154,6 +158,8 @@ impl Broker for FakeBroker {
 
     async fn submit_order(&self, request: &OrderRequest) -> Result<OrderReport, BrokerError> {
         *self.submits.lock().unwrap() += 1;
+        // The network's turn: another delivery's cycle runs meanwhile, as on Alpaca.
+        tokio::task::yield_now().await;
         if self
             .orders
             .lock()
@@ -169,6 +175,12 @@ impl Broker for FakeBroker {
                 Err(err.clone())
             }
             SubmitBehaviour::Fail(err) => Err(err.clone()),
+            SubmitBehaviour::FailThenRecordThenFail(err) => {
+                if *self.submits.lock().unwrap() > 1 {
+                    self.record(request);
+                }
+                Err(err.clone())
+            }
             SubmitBehaviour::Hang => std::future::pending().await,
         }
     }
@@ -370,6 +382,8 @@ async fn concurrent_deliveries_place_one_order() {
     );
     assert!(kinds.contains(&Kind::Duplicate), "{kinds:?}");
     assert_eq!(broker.order_count(), 1);
+    // Both got past their lookup before either order existed: Alpaca's 422 settled it.
+    assert_eq!(*broker.submits.lock().unwrap(), 2);
 }
 
 #[tokio::test]
@@ -401,6 +415,21 @@ async fn a_failed_request_that_left_no_order_is_resubmitted_once() {
         "one resubmission, no more"
     );
     assert_eq!(broker.order_count(), 0);
+}
+
+#[tokio::test]
+async fn an_order_placed_by_our_own_resubmission_is_ours_not_a_duplicate() {
+    let mut broker = FakeBroker::new(GOLDEN.to_vec());
+    broker.submit = SubmitBehaviour::FailThenRecordThenFail(BrokerError::Server {
+        status: 502,
+        message: "bad gateway".into(),
+    });
+    let report = run(&broker, &settings(StrategyKind::GoldenCross, false), true)
+        .await
+        .unwrap();
+    assert_eq!(report.kind, Kind::Ordered { side: Side::Buy });
+    assert_eq!(*broker.submits.lock().unwrap(), 2);
+    assert_eq!(broker.order_count(), 1);
 }
 
 #[tokio::test]
