@@ -186,7 +186,9 @@ impl Bot {
                 && let Some(url) = &secrets.webhook
             {
                 let note = lifecycle_note(config, true, settings.symbol.as_str());
-                self.post(url, &note, deadline).await;
+                // Bounded like the cycle it runs beside, so a stalled post cannot use the
+                // time kept for the outcome's.
+                self.post(url, &note, cycle_deadline).await;
             }
         };
         let cycle = self.run_cycle(config, settings, slot, cycle_deadline, secrets.clone());
