@@ -198,7 +198,12 @@ pub struct Discord {
     url: WebhookUrl,
     max_attempts: u32,
     first_backoff: Duration,
+    attempt_timeout: Duration,
 }
+
+/// Discord answers a webhook in well under a second; an attempt that takes longer is most
+/// likely a dead pooled connection (Lambda froze it between invocations), worth a fresh try.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Discord {
     /// Up to 4 attempts, backing off from 250 ms (doubling), within the caller's deadline.
@@ -208,7 +213,14 @@ impl Discord {
             url,
             max_attempts: 4,
             first_backoff: Duration::from_millis(250),
+            attempt_timeout: ATTEMPT_TIMEOUT,
         }
+    }
+
+    /// How long one attempt may take before the next is tried (within the deadline).
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
     }
 
     /// At most `attempts` requests per message (at least one).
@@ -250,15 +262,15 @@ impl Notifier for Discord {
                     format!("{last}; no time left before the deadline"),
                 ));
             }
-            // The whole attempt, body included, ends by the deadline.
-            let outcome =
-                match tokio::time::timeout(remaining, self.attempt(message, remaining)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Attempt::Retry {
-                        wait: Duration::ZERO,
-                        why: "no answer before the deadline".into(),
-                    },
-                };
+            // The whole attempt, body included, ends by its own limit and by the deadline.
+            let limit = remaining.min(self.attempt_timeout);
+            let outcome = match tokio::time::timeout(limit, self.attempt(message, limit)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Attempt::Retry {
+                    wait: Duration::ZERO,
+                    why: format!("no answer within {limit:?}"),
+                },
+            };
             match outcome {
                 Attempt::Delivered => return Ok(()),
                 Attempt::Fatal(err) => return Err(err),
@@ -297,12 +309,12 @@ impl Discord {
         }
     }
 
-    async fn attempt(&self, message: &Message, remaining: Duration) -> Attempt {
+    async fn attempt(&self, message: &Message, limit: Duration) -> Attempt {
         let response = match self
             .http
             .post(self.url.expose())
             .json(message)
-            .timeout(remaining)
+            .timeout(limit)
             .send()
             .await
         {
@@ -354,6 +366,9 @@ fn retry_after(headers: &reqwest::header::HeaderMap, body: &[u8]) -> Duration {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
     };
+    // "nan" and "inf" parse as numbers, and a NaN would pass the clamp below.
+    let from_body = from_body.filter(|s| s.is_finite());
+    let from_header = |name: &str| from_header(name).filter(|s| s.is_finite());
     let seconds = from_body
         .or_else(|| from_header("retry-after"))
         .or_else(|| from_header("x-ratelimit-reset-after"))
@@ -492,5 +507,19 @@ mod tests {
             ),
             Duration::from_secs(60)
         );
+    }
+
+    #[test]
+    fn a_non_number_wait_falls_back_instead_of_panicking() {
+        for value in ["nan", "NaN", "inf", "-inf"] {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("retry-after", value.parse().unwrap());
+            headers.insert("x-ratelimit-reset-after", "2".parse().unwrap());
+            assert_eq!(
+                retry_after(&headers, b""),
+                Duration::from_secs(2),
+                "{value}"
+            );
+        }
     }
 }

@@ -234,6 +234,34 @@ async fn a_hang_ends_by_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_hung_attempt_is_abandoned_for_a_fresh_one_within_the_deadline() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    discord(&server)
+        .with_attempt_timeout(Duration::from_millis(300))
+        .with_backoff(Duration::from_millis(10))
+        .post(&message(), in_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(requests(&server).await.len(), 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_slow_body_ends_by_the_deadline_too() {
     // Headers at once, then nothing: the deadline covers the body as well.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
