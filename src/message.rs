@@ -6,6 +6,7 @@
 //! an error ping was configured.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use num_decimal::Num;
 use serde::Serialize;
 
 use crate::broker::{OrderReport, Side};
@@ -364,9 +365,13 @@ fn unfilled_detail(order: &OrderReport, symbol: &str) -> String {
             "{symbol}: {} of {} filled so far, status {status}",
             order.filled_quantity, order.quantity
         ),
-        "canceled" | "expired" | "rejected" | "suspended" | "stopped" | "done_for_day" => {
+        _ if order.is_final() && order.filled_quantity == Num::from(0) => {
             format!("{} {symbol}, status {status}: not filled", order.quantity)
         }
+        _ if order.is_final() => format!(
+            "{symbol}: {} of {} filled, status {status}: no more will fill",
+            order.filled_quantity, order.quantity
+        ),
         _ => format!(
             "{} {symbol}, status {status}, fill not confirmed yet",
             order.quantity
@@ -581,6 +586,33 @@ mod tests {
             username: None,
             avatar_url: None,
         }
+    }
+
+    #[test]
+    fn an_unfilled_order_is_described_by_what_alpaca_reported() {
+        let order = |status: &str, filled: i64| OrderReport {
+            id: "o".into(),
+            client_order_id: "c".into(),
+            symbol: "SPY".into(),
+            side: Side::Buy,
+            quantity: Num::from(2),
+            status: status.into(),
+            filled_quantity: Num::from(filled),
+            filled_avg_price: None,
+        };
+        assert_eq!(
+            unfilled_detail(&order("canceled", 0), "SPY"),
+            "2 SPY, status canceled: not filled"
+        );
+        assert_eq!(
+            unfilled_detail(&order("expired", 1), "SPY"),
+            "SPY: 1 of 2 filled, status expired: no more will fill"
+        );
+        // Alpaca's "stopped" guarantees a trade: not final, so not "not filled".
+        assert_eq!(
+            unfilled_detail(&order("stopped", 0), "SPY"),
+            "2 SPY, status stopped, fill not confirmed yet"
+        );
     }
 
     #[test]
