@@ -550,12 +550,15 @@ fn the_function_may_read_exactly_one_secret_and_nothing_broadly() {
         );
     }
 
-    // SQS only to the failure queue.
+    // SQS only to the failure queue, and there: with an explicit role SAM adds no
+    // statement for the OnFailure destination, so without this one failures are lost.
     let q = failure_queue_id(&t);
-    for s in statements
+    let sqs: Vec<_> = statements
         .iter()
         .filter(|s| actions(s).iter().any(|a| a.starts_with("sqs:")))
-    {
+        .collect();
+    assert_eq!(sqs.len(), 1, "{role_id}: one SQS statement: {sqs:?}");
+    for s in sqs {
         assert_eq!(
             actions(s),
             vec!["sqs:SendMessage"],
@@ -707,7 +710,8 @@ fn three_alarms_notify_the_topic() {
     );
     assert_eq!(queue["Threshold"], 1, "queue alarm threshold");
 
-    let dead_man = find("AlpacaLambdaBot", "CyclesFinished");
+    // The namespace the function writes its metrics to.
+    let dead_man = find(alpaca_lambda_bot::metrics::NAMESPACE, "CyclesFinished");
     assert_eq!(
         dim(dead_man, "FunctionName"),
         ref_to(fn_id),
