@@ -21,6 +21,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::{Quantity, Symbol};
+use crate::http::error_chain;
+use crate::message::one_line;
 use crate::secrets::AlpacaKeys;
 
 /// The market clock.
@@ -178,12 +180,11 @@ fn alpaca_message(body: &[u8]) -> String {
     let text = serde_json::from_slice::<ApiError>(body)
         .map(|e| e.message)
         .unwrap_or_else(|_| String::from_utf8_lossy(body).trim().to_string());
-    let text = if text.is_empty() {
+    if text.is_empty() {
         "no message".to_string()
     } else {
-        text
-    };
-    text.chars().take(300).collect()
+        one_line(&text, 300)
+    }
 }
 
 /// The broker port: what one trade cycle asks of Alpaca.
@@ -480,21 +481,6 @@ where
     }
 }
 
-/// "outer: inner: root", so a log line says why a connection failed.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,5 +510,11 @@ mod tests {
         let long = "x".repeat(10_000);
         let err = BrokerError::from_status(500, long.as_bytes());
         assert!(err.to_string().len() < 400);
+        // A proxy's HTML page becomes one line, fit for a log line or a Discord field.
+        let page = BrokerError::from_status(502, b"<html>\n  <h1>502 Bad Gateway</h1>\n</html>");
+        assert_eq!(
+            page.to_string(),
+            "Alpaca failed (HTTP 502): <html> <h1>502 Bad Gateway</h1> </html>"
+        );
     }
 }

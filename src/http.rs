@@ -72,6 +72,21 @@ fn roots_pem() -> String {
     pem
 }
 
+/// "outer: inner: root", so a log line says why a connection failed.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpClientError {
     #[error("TLS set-up failed: {0}")]

@@ -455,8 +455,8 @@ fn plain(text: &str) -> String {
         .collect()
 }
 
-/// One line of at most `max` characters, for the headline.
-fn one_line(text: &str, max: usize) -> String {
+/// One line of at most `max` characters: a headline, or a service's error text.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     fit(&line, max)
 }

@@ -325,7 +325,7 @@ impl Discord {
                 let err = err.without_url();
                 return Attempt::Retry {
                     wait: Duration::ZERO,
-                    why: self.url.scrub(&crate::broker::error_chain(&err)),
+                    why: self.url.scrub(&crate::http::error_chain(&err)),
                 };
             }
         };
@@ -392,12 +392,7 @@ fn discord_message(body: &[u8]) -> String {
         }
         Err(_) => String::from_utf8_lossy(body).into_owned(),
     };
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() > 300 {
-        line.chars().take(300).chain("…".chars()).collect()
-    } else {
-        line
-    }
+    crate::message::one_line(&text, 300)
 }
 
 #[cfg(test)]

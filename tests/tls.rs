@@ -102,7 +102,7 @@ async fn the_production_client_refuses_a_certificate_from_an_unknown_authority()
         .send()
         .await
         .unwrap_err();
-    let chain = alpaca_lambda_bot::broker::error_chain(&err.without_url());
+    let chain = alpaca_lambda_bot::http::error_chain(&err.without_url());
     assert!(
         chain.contains("UnknownIssuer") || chain.contains("unknown issuer"),
         "{chain}"
