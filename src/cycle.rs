@@ -118,7 +118,8 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
         let fetch = broker.daily_bars(symbol, bars_needed + 1, chrono::Utc::now());
         Ok::<_, Early>(call(input, Stage::Bars, fetch).await?)
     };
-    // A second delivery of this slot finds its order here, whatever the market did since.
+    // A second delivery of this slot finds its order here while the market is open (a
+    // closed market ends the cycle first, with nothing to trade either way).
     let existing = async {
         let (buy, sell) = tokio::try_join!(
             call(input, Stage::Order, broker.order_by_client_id(&buy_id)),
@@ -144,11 +145,7 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
 
     if let Some(order) = existing {
         report.kind = Kind::Duplicate;
-        report.reason = format!(
-            "duplicate delivery: this slot's {} order was already placed (status {})",
-            order.side.as_str(),
-            order.status
-        );
+        report.reason = duplicate_reason(order.side, &order.status);
         report.client_order_id = Some(order.client_order_id.clone());
         report.order = Some(order);
         return Ok(report);
@@ -243,11 +240,7 @@ pub async fn run<B: Broker>(broker: &B, input: &CycleInput<'_>) -> Result<CycleR
         Kind::Ordered { side }
     };
     report.reason = if duplicate {
-        format!(
-            "duplicate delivery: this slot's {} order was already placed (status {})",
-            side.as_str(),
-            order.status
-        )
+        duplicate_reason(side, &order.status)
     } else if order.is_filled() {
         format!("{}; filled", decision.reason)
     } else {
@@ -366,6 +359,13 @@ async fn place_order<B: Broker>(
             }
         }
     }
+}
+
+fn duplicate_reason(side: Side, status: &str) -> String {
+    format!(
+        "duplicate delivery: this slot's {} order was already placed (status {status})",
+        side.as_str()
+    )
 }
 
 /// Common Alpaca refusals in plain words, with Alpaca's own message kept.

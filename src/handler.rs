@@ -138,7 +138,8 @@ impl Bot {
             && !config.max_event_age.is_zero()
         {
             let age = Utc::now().signed_duration_since(scheduled);
-            if age.num_seconds() > config.max_event_age.as_secs() as i64 {
+            let limit = i64::try_from(config.max_event_age.as_secs()).unwrap_or(i64::MAX);
+            if age.num_seconds() > limit {
                 let report = CycleReport::new(
                     Kind::Skipped,
                     format!(

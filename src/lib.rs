@@ -24,7 +24,7 @@
 //!   `client_order_id` (§4).
 //! - [`secrets`]: the secret (§1) in redacting types, Secrets Manager, the warm cache.
 //! - [`broker`]: the `Broker` port and the `Alpaca` adapter.
-//! - [`http`]: the one HTTP client (rustls, compiled-in roots) Alpaca and Discord share.
+//! - [`http`]: the HTTP clients (one TLS stack, compiled-in roots) and `error_chain`.
 //! - [`strategy`]: `golden_cross` and `buy_and_hold`.
 //! - [`cycle`]: orchestration, timeouts, idempotent order placement, fill polling.
 //! - [`report`]: `CycleReport`, `Stage`, and the `Outcome` JSON.

@@ -1,5 +1,6 @@
 //! What a cycle did, as data: the [`CycleReport`] the cycle produces, the [`Outcome`] JSON
-//! the handler returns (CONTRACT §5), and the Discord message a trader reads. Pure code.
+//! the handler returns (CONTRACT §5). Pure code; `message` turns a report into Discord's
+//! words.
 
 use serde::Serialize;
 

@@ -1,7 +1,7 @@
 //! The fault-injection matrix: every call of a cycle (secret, clock, account, position, bars,
 //! the slot's order lookup, order create, fill poll, Discord) gets a 500, a 429, a hang past
 //! the budget and a dropped connection, through the real handler, the real Secrets Manager
-//! client against `moto_server` and the real apca/reqwest clients against the sandbox.
+//! client against `moto_server` and the real Alpaca and Discord adapters against the sandbox.
 //!
 //! Each case asserts the number of orders, the outcome or the error's stage, whether Discord
 //! accepted a post, and that the invocation returned before its deadline. The whole matrix

@@ -1,6 +1,6 @@
 //! The real handler end to end in-process: the real Secrets Manager client against
-//! `moto_server`, the real apca and reqwest clients against the sandbox's Alpaca emulator and
-//! Discord capture.
+//! `moto_server`, the real Alpaca and Discord adapters (one reqwest client) against the
+//! sandbox's Alpaca emulator and Discord capture.
 
 use alpaca_lambda_bot::handler::Bot;
 use bot_sandbox::{FillMode, MotoServer, Sandbox, Scenario};
