@@ -265,8 +265,11 @@ async fn execute(
     }
 
     let expected = s.lock().scenario.discord_webhook_token.clone();
-    if id != WEBHOOK_ID || token != expected {
+    if id != WEBHOOK_ID {
         return answer(discord_error(404, 10015, "Unknown Webhook"));
+    }
+    if token != expected {
+        return answer(discord_error(401, 50027, "Invalid Webhook Token"));
     }
     let wait = match query.get("wait") {
         None => false,

@@ -180,14 +180,18 @@ pub(crate) fn error_for(service: Service, code: u16) -> Response {
                 403 => "forbidden",
                 404 => "not found",
                 422 => "unprocessable entity",
-                429 => "rate limit exceeded",
                 500 => "internal server error",
                 502 => "bad gateway",
                 503 => "service unavailable",
                 504 => "gateway timeout",
                 _ => status(code).canonical_reason().unwrap_or("error"),
             };
-            alpaca_error(code, u64::from(code) * 100_000, message)
+            if code == 429 {
+                // With the rate-limit headers, as Alpaca sends them.
+                return rate_limited(Service::Alpaca, 1.0);
+            }
+            // Alpaca's codes are the status followed by 10000: 404 → 40410000.
+            alpaca_error(code, u64::from(code) * 100_000 + 10_000, message)
         }
         Service::Discord => match code {
             400 => (

@@ -127,7 +127,7 @@ async fn all_embeds_together_hold_at_most_6000_characters() {
 }
 
 #[tokio::test]
-async fn unknown_webhook_is_404() {
+async fn unknown_webhook_is_404_and_a_wrong_token_401() {
     let sb = Sandbox::start(Scenario::default()).await.unwrap();
     let wrong = sb
         .webhook_url()
@@ -135,14 +135,21 @@ async fn unknown_webhook_is_404() {
     let (s, _, v) = send(&wrong, &embed_post()).await;
     assert_eq!(
         (s, v),
-        (404, json!({"message": "Unknown Webhook", "code": 10015}))
+        (
+            401,
+            json!({"message": "Invalid Webhook Token", "code": 50027})
+        )
     );
     let wrong_id = sb
         .webhook_url()
         .replace("123456789012345678", "123456789012345679");
-    assert_eq!(send(&wrong_id, &embed_post()).await.0, 404);
+    let (s, _, v) = send(&wrong_id, &embed_post()).await;
+    assert_eq!(
+        (s, v),
+        (404, json!({"message": "Unknown Webhook", "code": 10015}))
+    );
     let p = &sb.discord_messages()[0];
-    assert_eq!((p.status, p.accepted), (404, false));
+    assert_eq!((p.status, p.accepted), (401, false));
     sb.shutdown().await;
 }
 

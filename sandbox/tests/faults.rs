@@ -101,7 +101,7 @@ async fn status_faults_use_alpaca_bodies_and_rate_limit_headers() {
             (s, v),
             (
                 500,
-                json!({"code": 50000000, "message": "internal server error"})
+                json!({"code": 50010000, "message": "internal server error"})
             )
         );
     }
