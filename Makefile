@@ -26,7 +26,7 @@ test: venv
 	# bootstrap first, built exactly as cargo lambda watch builds it (one package, no
 	# dev-dependency features), so the end-to-end test does not wait for a rebuild.
 	cargo build -p alpaca-lambda-bot --bin bootstrap
-	cargo test --workspace --all-targets
+	BOT_SANDBOX_REQUIRE_MOTO=1 cargo test --workspace --all-targets
 
 ## lint: formatting, clippy, and both template checkers
 lint: venv

@@ -2,11 +2,24 @@
 
 use bot_sandbox::MotoServer;
 
-fn alive(pid: u32) -> bool {
-    // Zombies count as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
-        .unwrap_or(false)
+/// Whether any process is left in this process group (the handle kills moto_server's group).
+fn group_exists(pgid: u32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks; a negative pid names the group.
+    let missing = unsafe { libc::kill(-(pgid as libc::pid_t), 0) } == -1
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    !missing
+}
+
+/// The group is gone within 2 s (the kernel may take a moment to finish with it).
+fn group_ends(pgid: u32) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while group_exists(pgid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
 }
 
 #[tokio::test]
@@ -86,6 +99,10 @@ async fn create_secret_reads_back_and_the_server_dies_with_its_handle() {
         got.secret_string(),
         Some(r#"{"api_key":"c","api_secret":"d"}"#)
     );
+    assert!(group_exists(pid), "moto_server runs while its handle lives");
     drop(moto);
-    assert!(!alive(pid), "moto_server {pid} survived its handle");
+    assert!(
+        group_ends(pid),
+        "moto_server's process group {pid} survived its handle"
+    );
 }
