@@ -11,6 +11,7 @@ use alpaca_lambda_bot::message::{self, Context, Message};
 use alpaca_lambda_bot::notify::Mention;
 use alpaca_lambda_bot::report::{CycleReport, Kind, Stage};
 use alpaca_lambda_bot::strategy::{Action, Decision, SmaReading};
+use bot_sandbox::discord::{MAX_EMBED_CHARS, embeds_size};
 use chrono::{DateTime, Utc};
 use jsonschema::{Draft, Validator};
 use serde_json::{Value, json};
@@ -83,32 +84,6 @@ fn schema_errors(payload: &Value) -> Vec<String> {
         .collect()
 }
 
-fn chars(v: &Value) -> usize {
-    v.as_str().map_or(0, |s| s.chars().count())
-}
-
-/// Discord's sum over all embeds: title, description, field names and values, footer text
-/// and author name, at most 6000.
-fn embed_total(payload: &Value) -> usize {
-    payload["embeds"].as_array().map_or(0, |embeds| {
-        embeds
-            .iter()
-            .map(|e| {
-                chars(&e["title"])
-                    + chars(&e["description"])
-                    + chars(&e["footer"]["text"])
-                    + chars(&e["author"]["name"])
-                    + e["fields"].as_array().map_or(0, |fields| {
-                        fields
-                            .iter()
-                            .map(|f| chars(&f["name"]) + chars(&f["value"]))
-                            .sum()
-                    })
-            })
-            .sum()
-    })
-}
-
 /// All visible text of a payload, for wording and leak checks.
 fn all_text(payload: &Value) -> String {
     let mut out = String::new();
@@ -143,9 +118,9 @@ fn assert_sendable(name: &str, message: &Message) -> Value {
         "{name}: an empty message is a 400"
     );
     assert!(
-        embed_total(&payload) <= 6000,
-        "{name}: {} > 6000",
-        embed_total(&payload)
+        embeds_size(&payload) <= MAX_EMBED_CHARS,
+        "{name}: {} > {MAX_EMBED_CHARS}",
+        embeds_size(&payload)
     );
     assert_eq!(
         payload["allowed_mentions"]["parse"],
@@ -425,7 +400,7 @@ fn the_schema_rejects_what_discord_would() {
         json!({"embeds": [{"description": "d".repeat(4096)}, {"description": "d".repeat(2000)}]});
     assert!(schema_errors(&over).is_empty());
     assert!(
-        embed_total(&over) > 6000,
+        embeds_size(&over) > MAX_EMBED_CHARS,
         "the 6000 check must see across embeds"
     );
 }
