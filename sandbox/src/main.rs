@@ -190,7 +190,16 @@ async fn serve(args: &Args) -> Result<(), String> {
     )?;
     let quiet = args.has("--quiet");
     let printer = tokio::spawn(async move {
-        while let Ok(post) = posts.recv().await {
+        loop {
+            let post = match posts.recv().await {
+                Ok(post) => post,
+                // A burst outran the printer: say so and go on with the newest posts.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(skipped)) => {
+                    eprintln!("({skipped} posts not shown)");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            };
             if !quiet {
                 let verdict = if post.accepted { "" } else { " (rejected)" };
                 eprintln!(
