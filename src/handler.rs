@@ -54,15 +54,16 @@ pub struct Bot {
 impl Bot {
     /// Built once per cold start. A bad configuration does not stop the runtime: each
     /// invocation then fails with the configuration's message, posted to Discord when the
-    /// secret can still be read.
+    /// secret `fallback_secret_id` names can still be read (main passes `BOT_SECRET_ID`).
     pub fn new(
         config: Result<Config, ConfigError>,
+        fallback_secret_id: Option<String>,
         secrets_client: aws_sdk_secretsmanager::Client,
         http: reqwest::Client,
     ) -> Self {
         let secret_id = match &config {
             Ok(config) => Some((config.secret_id.clone(), config.secret_ttl)),
-            Err(_) => config::secret_id_from_env().map(|id| (id, config::DEFAULT_SECRET_TTL)),
+            Err(_) => fallback_secret_id.map(|id| (id, config::DEFAULT_SECRET_TTL)),
         };
         Self {
             config,

@@ -1,7 +1,7 @@
 //! The Lambda bootstrap: tracing, configuration, clients built once per cold start, and the
 //! runtime loop. Everything else lives in the library.
 
-use alpaca_lambda_bot::config::Config;
+use alpaca_lambda_bot::config::{self, Config};
 use alpaca_lambda_bot::handler::Bot;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
         .await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let http = alpaca_lambda_bot::http::client()?;
-    let bot = Bot::new(config, secrets, http);
+    let bot = Bot::new(config, config::secret_id_from_env(), secrets, http);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let bot = &bot;

@@ -107,6 +107,7 @@ impl World {
             .unwrap_or_else(|| self.moto.endpoint_url());
         Bot::new(
             config,
+            None,
             secrets_client(&endpoint).await,
             alpaca_lambda_bot::http::client().unwrap(),
         )

@@ -35,6 +35,7 @@ impl Harness {
         let config = common::config(SECRET_NAME, &sandbox.base_url(), env);
         Bot::new(
             config,
+            None,
             common::secrets_client(&moto.endpoint_url()).await,
             alpaca_lambda_bot::http::client().unwrap(),
         )
@@ -261,6 +262,7 @@ async fn a_secret_without_a_value_says_how_to_fill_it_in() {
         .unwrap();
     let bot = Bot::new(
         common::config(empty, &h.sandbox.base_url(), &[]),
+        None,
         common::secrets_client(&h.moto.endpoint_url()).await,
         alpaca_lambda_bot::http::client().unwrap(),
     );
@@ -394,11 +396,9 @@ async fn a_configuration_error_fails_every_invocation_and_is_posted() {
         &[("PAPER_TRADING", "false")],
     );
     assert!(config.is_err());
-    // SAFETY: no other test reads BOT_SECRET_ID from the process environment; the others
-    // hand their configuration over directly.
-    unsafe { std::env::set_var("BOT_SECRET_ID", SECRET_NAME) };
     let bot = Bot::new(
         config,
+        Some(SECRET_NAME.into()),
         common::secrets_client(&h.moto.endpoint_url()).await,
         alpaca_lambda_bot::http::client().unwrap(),
     );
