@@ -318,8 +318,29 @@ async fn a_rotated_key_heals_with_one_refetch() {
         "discord_webhook_url": h.sandbox.webhook_url(),
     });
     h.moto.create_secret(SECRET_NAME, &secret.to_string()).await;
+    let before = h.sandbox.requests().len();
     let outcome = h.invoke(scheduled_now()).await.unwrap();
     assert_eq!(outcome["status"], "ordered", "{outcome}");
+    // The cached keys were tried and refused, then the refetched ones placed the order.
+    let key_of = |r: &bot_sandbox::LoggedRequest| {
+        r.headers
+            .iter()
+            .find(|(name, _)| name == "apca-api-key-id")
+            .map(|(_, value)| value.clone())
+    };
+    let after = h.sandbox.requests().split_off(before);
+    assert!(
+        after
+            .iter()
+            .any(|r| key_of(r).as_deref() == Some("sandbox-key-id")),
+        "the cached keys were not tried first"
+    );
+    let orders: Vec<_> = after
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v2/orders")
+        .collect();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(key_of(orders[0]).as_deref(), Some("rotated-key-id"));
 }
 
 #[tokio::test]
@@ -383,6 +404,13 @@ async fn quiet_verbosity_posts_orders_only() {
     assert_eq!(outcome["status"], "skipped");
     assert_eq!(outcome["notified"], false);
     assert!(h.sandbox.discord_messages().is_empty());
+
+    // Quiet is not silent: an order is still posted.
+    let h = Harness::start(golden(), &[("NOTIFY_VERBOSITY", "quiet")]).await;
+    let outcome = h.invoke(scheduled_now()).await.unwrap();
+    assert_eq!(outcome["status"], "ordered", "{outcome}");
+    assert_eq!(outcome["notified"], true);
+    assert_eq!(h.sandbox.discord_messages().len(), 1);
 }
 
 #[tokio::test]
