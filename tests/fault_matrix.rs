@@ -38,16 +38,7 @@ const LONG_BUDGET_MS: u64 = 14_000;
 
 fn logs() -> &'static LogBuffer {
     static LOGS: OnceLock<LogBuffer> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(buffer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
-        buffer
-    })
+    LOGS.get_or_init(|| LogBuffer::capture(tracing::Level::DEBUG))
 }
 
 fn assert_no_leak_in_logs() {

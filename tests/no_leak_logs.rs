@@ -9,7 +9,6 @@ use alpaca_lambda_bot::notify::{Discord, Notifier, NotifyError, WebhookUrl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
-use tracing_subscriber::util::SubscriberInitExt;
 
 mod common;
 use common::LogBuffer;
@@ -63,14 +62,7 @@ fn raw_url(port: u16) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_in_logs_or_errors_whatever_fails() {
-    let logs = LogBuffer::default();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(logs.clone())
-        .finish()
-        .try_init() // global, and bridges `log` records (reqwest, hyper) too
-        .expect("the only subscriber in this test binary");
+    let logs = LogBuffer::capture(tracing::Level::TRACE);
 
     // A body that echoes the request, as a proxy's error page might.
     let echo = format!(

@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use alpaca_lambda_bot::config::{Config, ConfigError};
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub const SHORT: usize = 40;
 pub const LONG: usize = 100;
@@ -73,6 +74,20 @@ pub fn now_ms() -> u64 {
 pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl LogBuffer {
+    /// Every crate's logs at `level` and above, `log` records (reqwest, hyper) included,
+    /// for the whole test binary: call once.
+    pub fn capture(level: tracing::Level) -> Self {
+        let buffer = Self::default();
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(buffer.clone())
+            .finish()
+            .try_init()
+            .expect("the only subscriber in this test binary");
+        buffer
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
