@@ -142,10 +142,11 @@ async fn lookups_by_client_order_id_and_absent_things_are_none() {
     let not_found = || {
         ResponseTemplate::new(404).set_body_json(json!({"code": 40410000, "message": "not found"}))
     };
+    // No position in SPY; an asset Alpaca does not know.
     for not_there in [
         "/v2/orders:by_client_order_id",
         "/v2/positions/SPY",
-        "/v2/assets/SPY",
+        "/v2/assets/ZZZZ",
     ] {
         Mock::given(path(not_there))
             .respond_with(not_found())
@@ -160,7 +161,8 @@ async fn lookups_by_client_order_id_and_absent_things_are_none() {
     assert_eq!((found.status.as_str(), found.is_final()), ("new", false));
     assert_eq!(alpaca.order_by_client_id("alb-other").await.unwrap(), None);
     assert_eq!(alpaca.position(&symbol).await.unwrap(), None);
-    assert!(!alpaca.tradable(&symbol).await.unwrap());
+    let unknown = Symbol::parse("ZZZZ").unwrap();
+    assert!(!alpaca.tradable(&unknown).await.unwrap());
 }
 
 #[tokio::test]

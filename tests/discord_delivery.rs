@@ -28,8 +28,8 @@ fn in_secs(secs: u64) -> Instant {
     Instant::now() + Duration::from_secs(secs)
 }
 
-/// Answers `first` to the first `times` requests, then 204 (what `wait=true` gives is 200
-/// with the message; any 2xx is delivery).
+/// Answers `first` to the first `times` requests, then 200 with the message, as `wait=true`
+/// makes Discord answer.
 async fn fail_then_succeed(server: &MockServer, first: ResponseTemplate, times: u64) {
     Mock::given(method("POST"))
         .and(path(PATH))
@@ -79,7 +79,7 @@ async fn thread_id_is_kept() {
         .and(path(PATH))
         .and(query_param("wait", "true"))
         .and(query_param("thread_id", "987"))
-        .respond_with(ResponseTemplate::new(200))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
         .expect(1)
         .mount(&server)
         .await;
@@ -97,9 +97,18 @@ async fn thread_id_is_kept() {
 #[tokio::test]
 async fn rate_limit_then_success_waits_as_told() {
     let server = MockServer::start().await;
-    let limited = ResponseTemplate::new(429).set_body_json(
-        json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false}),
-    );
+    // A 429 as Discord sends it: the body's precise wait, Retry-After rounded up to whole
+    // seconds, and the bucket's headers. The body's wait is the one to keep.
+    let limited = ResponseTemplate::new(429)
+        .set_body_json(
+            json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false}),
+        )
+        .insert_header("retry-after", "1")
+        .insert_header("x-ratelimit-limit", "5")
+        .insert_header("x-ratelimit-remaining", "0")
+        .insert_header("x-ratelimit-reset-after", "0.2")
+        .insert_header("x-ratelimit-bucket", "abcd1234")
+        .insert_header("x-ratelimit-scope", "user");
     fail_then_succeed(&server, limited, 1).await;
     let started = std::time::Instant::now();
     discord(&server)
@@ -110,6 +119,11 @@ async fn rate_limit_then_success_waits_as_told() {
     assert!(
         started.elapsed() >= Duration::from_millis(200),
         "retried after {:?}, before Discord's retry_after",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "waited {:?}: the rounded Retry-After, not the body's retry_after",
         started.elapsed()
     );
     assert_eq!(requests(&server).await.len(), 2);
