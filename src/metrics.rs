@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::report::{CycleReport, Kind};
+use crate::report::{CycleReport, Kind, OutcomeStatus};
 
 pub const NAMESPACE: &str = "AlpacaLambdaBot";
 
@@ -35,7 +35,8 @@ pub fn emf_line(
     timestamp_ms: u64,
 ) -> String {
     let failed = report.is_failure();
-    let skipped = !failed && !matches!(report.kind, Kind::Ordered { .. } | Kind::DryRun { .. });
+    let status = report.status();
+    let skipped = !failed && status == OutcomeStatus::Skipped;
     let count = |yes: bool| if yes { 1 } else { 0 };
     let line: Value = json!({
         "_aws": {
@@ -60,7 +61,7 @@ pub fn emf_line(
         "Slot": report.slot,
         "Cycles": 1,
         "CyclesFinished": count(!failed),
-        "Orders": count(matches!(report.kind, Kind::Ordered { .. })),
+        "Orders": count(status == OutcomeStatus::Ordered),
         "Skips": count(skipped),
         "Errors": count(failed),
         "NotifyFailures": count(notify_failed),

@@ -116,15 +116,20 @@ impl CycleReport {
         matches!(self.kind, Kind::Failed { .. })
     }
 
-    /// The handler's response (CONTRACT §5).
-    pub fn outcome(&self, notified: bool) -> Outcome {
-        let status = match self.kind {
+    /// The outcome's `status` (CONTRACT §5); a failure is `skipped` there too, and the
+    /// handler returns it as a Lambda error instead.
+    pub fn status(&self) -> OutcomeStatus {
+        match self.kind {
             Kind::Ordered { .. } => OutcomeStatus::Ordered,
             Kind::DryRun { .. } => OutcomeStatus::DryRun,
             _ => OutcomeStatus::Skipped,
-        };
+        }
+    }
+
+    /// The handler's response (CONTRACT §5).
+    pub fn outcome(&self, notified: bool) -> Outcome {
         Outcome {
-            status,
+            status: self.status(),
             reason: self.reason.clone(),
             symbol: self.symbol.clone(),
             paper: self.paper,
