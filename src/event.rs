@@ -64,14 +64,12 @@ pub enum EventError {
     },
     #[error("event field {0:?} is required for this source")]
     MissingField(&'static str),
-    #[error(
-        "unknown event field {0:?}: expected only scheduled_time, schedule, symbol, quantity, \
-         strategy, dry_run"
-    )]
+    #[error("unknown event field {0:?}: expected only {fields}", fields = INPUT_FIELDS.join(", "))]
     UnknownField(String),
 }
 
-const INPUT_FIELDS: [&str; 6] = [
+/// The fields a direct input event may carry (CONTRACT §3.2).
+pub const INPUT_FIELDS: [&str; 6] = [
     "scheduled_time",
     "schedule",
     "symbol",
@@ -107,16 +105,9 @@ impl Invocation {
         let scheduled_time = Some(parse_time("time", time)?);
         let schedule = match object.get("resources") {
             None | Some(Value::Null) => None,
-            Some(Value::Array(resources)) => match resources.first() {
-                None => None,
-                Some(Value::String(arn)) => Some(arn.clone()),
-                Some(_) => {
-                    return Err(EventError::InvalidField {
-                        field: "resources",
-                        expected: "an array of ARN strings",
-                    });
-                }
-            },
+            Some(Value::Array(resources)) if resources.first().is_none_or(Value::is_string) => {
+                resources.first().and_then(Value::as_str).map(str::to_owned)
+            }
             Some(_) => {
                 return Err(EventError::InvalidField {
                     field: "resources",
