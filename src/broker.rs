@@ -139,6 +139,18 @@ impl BrokerError {
         )
     }
 
+    /// A common order refusal in plain words (Alpaca's own message stays with the error).
+    pub fn plain_refusal(&self) -> Option<&'static str> {
+        let BrokerError::Rejected { message, .. } = self else {
+            return None;
+        };
+        let message = message.to_ascii_lowercase();
+        PLAIN_REFUSALS
+            .iter()
+            .find(|(words, _)| words.iter().all(|word| message.contains(word)))
+            .map(|(_, plain)| *plain)
+    }
+
     fn from_status(status: u16, body: &[u8]) -> Self {
         let message = alpaca_message(body);
         match status {
@@ -155,6 +167,28 @@ impl BrokerError {
         }
     }
 }
+
+/// Alpaca's words for common order refusals (all must appear), and what they mean.
+const PLAIN_REFUSALS: [(&[&str], &str); 6] = [
+    (&["buying power"], "not enough buying power for this order"),
+    (
+        &["wash trade"],
+        "Alpaca refused a potential wash trade (an opposite order is open)",
+    ),
+    (&["not tradable"], "this asset is not tradable on Alpaca"),
+    (
+        &["market", "closed"],
+        "the market is closed for this order type",
+    ),
+    (
+        &["insufficient qty"],
+        "the position is smaller than the quantity to sell",
+    ),
+    (
+        &["pattern day"],
+        "pattern day trader protection refused the order",
+    ),
+];
 
 fn is_order_refusal(message: &str) -> bool {
     let message = message.to_ascii_lowercase();

@@ -368,25 +368,12 @@ fn duplicate_reason(side: Side, status: &str) -> String {
     )
 }
 
-/// Common Alpaca refusals in plain words, with Alpaca's own message kept.
+/// A common refusal in the adapter's plain words, with Alpaca's own message kept.
 fn explain_order_failure(err: CycleError) -> CycleError {
-    let Cause::Broker(BrokerError::Rejected { message, .. }) = &err.cause else {
+    let Cause::Broker(broker @ BrokerError::Rejected { message, .. }) = &err.cause else {
         return err;
     };
-    let lower = message.to_ascii_lowercase();
-    let plain = if lower.contains("buying power") {
-        "not enough buying power for this order"
-    } else if lower.contains("wash trade") {
-        "Alpaca refused a potential wash trade (an opposite order is open)"
-    } else if lower.contains("not tradable") {
-        "this asset is not tradable on Alpaca"
-    } else if lower.contains("market") && lower.contains("closed") {
-        "the market is closed for this order type"
-    } else if lower.contains("insufficient qty") {
-        "the position is smaller than the quantity to sell"
-    } else if lower.contains("pattern day") {
-        "pattern day trader protection refused the order"
-    } else {
+    let Some(plain) = broker.plain_refusal() else {
         return err;
     };
     CycleError::new(
