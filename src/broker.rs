@@ -17,7 +17,7 @@ use http_endpoint::Endpoint;
 use num_decimal::Num;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::{Quantity, Symbol};
@@ -344,10 +344,7 @@ impl Broker for Alpaca {
 
     async fn account(&self) -> Result<Account, BrokerError> {
         let account = self.call::<account::Get>(&()).await.map_err(from_call)?;
-        let status = serde_json::to_value(account.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "UNKNOWN".into());
+        let status = wire_word(account.status).unwrap_or_else(|| "UNKNOWN".into());
         Ok(Account {
             blocked: account.trading_blocked
                 || account.trading_suspended
@@ -396,6 +393,9 @@ impl Broker for Alpaca {
         let days = (count as i64 * 7 + 4) / 5 + 10;
         let start = (now - ChronoDuration::days(days)).format("%Y-%m-%dT00:00:00Z");
         let mut url = self.data_url.clone();
+        // As for the trading calls (and in apca), the endpoint's path replaces any path the
+        // base URL has, so `…/v2` on either base URL means the same.
+        url.set_path("");
         url.path_segments_mut()
             .map_err(|_| BrokerError::Transport("APCA_API_DATA_URL cannot be a base".into()))?
             .pop_if_empty()
@@ -479,10 +479,7 @@ fn report(order: order::Order) -> OrderReport {
         order::Amount::Quantity { quantity } => quantity,
         order::Amount::Notional { notional } => notional,
     };
-    let status = serde_json::to_value(order.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
+    let status = wire_word(order.status).unwrap_or_else(|| "unknown".into());
     OrderReport {
         id: order.id.to_string(),
         client_order_id: order.client_order_id,
@@ -496,6 +493,13 @@ fn report(order: order::Order) -> OrderReport {
         filled_quantity: order.filled_quantity,
         filled_avg_price: order.average_fill_price,
     }
+}
+
+/// An apca enum as Alpaca spells it on the wire (`ACTIVE`, `partially_filled`).
+fn wire_word(value: impl Serialize) -> Option<String> {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
 }
 
 fn from_call<E, C>(err: CallError<E>) -> BrokerError

@@ -308,7 +308,7 @@ impl Config {
         let secret_ttl = parse_or(
             "SECRET_TTL_SECONDS",
             get("SECRET_TTL_SECONDS"),
-            "300",
+            &DEFAULT_SECRET_TTL.as_secs().to_string(),
             parse_seconds,
         )?;
 

@@ -31,6 +31,8 @@ const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for a market order's fill before reporting it as submitted.
 const FILL_WAIT: Duration = Duration::from_secs(5);
+/// The version the Discord footer shows.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A failed invocation, returned to Lambda as its error (so `Errors` and alarms see it).
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +47,6 @@ pub struct Bot {
     config: Result<Config, ConfigError>,
     secrets: Option<SecretCache<SecretsManager>>,
     http: reqwest::Client,
-    version: &'static str,
     no_webhook_logged: AtomicBool,
     /// The metrics' `FunctionName` dimension.
     function_name: String,
@@ -70,7 +71,6 @@ impl Bot {
             secrets: secret_id
                 .map(|(id, ttl)| SecretCache::new(SecretsManager::new(secrets_client, id), ttl)),
             http,
-            version: env!("CARGO_PKG_VERSION"),
             no_webhook_logged: AtomicBool::new(false),
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|_| "alpaca-lambda-bot".into()),
@@ -286,7 +286,7 @@ impl Bot {
         let mut notified = false;
         if let (Some(url), true) = (recipient.webhook, wanted) {
             attempted = true;
-            let message = render(&report, recipient.mention, config, self.version);
+            let message = render(&report, recipient.mention, config, VERSION);
             notified = self.post(url, &message, deadline).await;
             if let (NotifyVerbosity::Lesson, Some(config)) = (verbosity, config) {
                 let note = lifecycle_note(config, false, &report.symbol);
