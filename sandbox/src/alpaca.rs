@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -730,11 +730,10 @@ pub(crate) async fn not_found(uri: Uri) -> Response {
     }
 }
 
-pub(crate) async fn method_not_allowed(uri: Uri, method: Method) -> Response {
+pub(crate) async fn method_not_allowed(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
         discord_error(405, 0, "405: Method Not Allowed")
     } else {
-        let _ = method;
         alpaca_error(405, 40510000, "method not allowed")
     }
 }

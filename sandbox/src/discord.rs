@@ -12,7 +12,7 @@ use std::sync::{Arc, LazyLock};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{SecondsFormat, Utc};
@@ -163,20 +163,18 @@ async fn execute_unversioned(
     State(s): State<Arc<Shared>>,
     Path((id, token)): Path<(String, String)>,
     Query(q): Q,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    execute(s, None, id, token, q, headers, body).await
+    execute(s, None, id, token, q, body).await
 }
 
 async fn execute_versioned(
     State(s): State<Arc<Shared>>,
     Path((version, id, token)): Path<(String, String, String)>,
     Query(q): Q,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    execute(s, Some(version), id, token, q, headers, body).await
+    execute(s, Some(version), id, token, q, body).await
 }
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -217,7 +215,6 @@ async fn execute(
     id: String,
     token: String,
     query: BTreeMap<String, String>,
-    _headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
     let body: Option<Value> = serde_json::from_slice(&raw).ok();

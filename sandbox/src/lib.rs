@@ -155,7 +155,6 @@ impl Shared {
 /// A running sandbox server. Dropping it stops the server too; [`Sandbox::shutdown`] also waits.
 #[derive(Debug)]
 pub struct Sandbox {
-    addr: SocketAddr,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
@@ -186,16 +185,10 @@ impl Sandbox {
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, shared.clone(), stop_rx));
         Ok(Sandbox {
-            addr,
             shared,
             stop,
             task: Some(task),
         })
-    }
-
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// `http://127.0.0.1:PORT`: both the trading API and the market-data API.
