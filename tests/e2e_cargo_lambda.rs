@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use bot_sandbox::{MotoServer, Sandbox, Scenario};
 use serde_json::{Value, json};
 
+mod common;
+
 fn venv_bin(name: &str) -> PathBuf {
     let local = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(".venv/bin")
@@ -39,14 +41,6 @@ impl Drop for Watch {
         }
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn invoke(port: u16, event_file: &Path) -> Value {
@@ -84,7 +78,7 @@ async fn buy_duplicate_and_closed_through_cargo_lambda() {
     moto.create_secret("alpaca-bot/e2e", &secret.to_string())
         .await;
 
-    let port = free_port();
+    let port = common::free_port();
     let base = sandbox.base_url();
     let mut command = Command::new(venv_bin("cargo-lambda"));
     command

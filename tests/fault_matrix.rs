@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 use alpaca_lambda_bot::handler::Bot;
 use bot_sandbox::{Fault, FaultKind, FillMode, MotoServer, Route, Sandbox, Scenario};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 mod common;
 use common::{LONG, LogBuffer, SHORT, now_ms, secrets_client};
@@ -569,41 +567,19 @@ async fn a_hung_discord_post_returns_before_the_deadline() {
     run_matrix("discord hang", &world, &[case]).await;
 }
 
-/// A fake Secrets Manager endpoint over raw TCP: `Some(response)` answers every request with
-/// it, `None` accepts and never answers, and `drop` closes each connection at once.
+/// A fake Secrets Manager endpoint: `Some(response)` answers every request with it, `None`
+/// accepts and never answers, and `drop` closes each connection at once.
 async fn fake_endpoint(response: Option<String>, drop: bool) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let response = response.clone();
-            tokio::spawn(async move {
-                if drop {
-                    return;
-                }
-                let mut buf = vec![0u8; 64 * 1024];
-                let _ = socket.read(&mut buf).await;
-                match response {
-                    Some(r) => {
-                        let _ = socket.write_all(r.as_bytes()).await;
-                        let _ = socket.shutdown().await;
-                    }
-                    None => tokio::time::sleep(Duration::from_secs(120)).await,
-                }
-            });
-        }
-    });
+    let port = common::raw_server(response, Duration::ZERO, drop).await;
     format!("http://127.0.0.1:{port}")
 }
 
 fn aws_error(status: &str, code: &str) -> String {
     let body = format!(r#"{{"__type":"{code}","message":"injected"}}"#);
-    format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-errortype: {code}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
+    common::raw_response(
+        status,
+        &format!("content-type: application/x-amz-json-1.1\r\nx-amzn-errortype: {code}\r\n"),
+        &body,
     )
 }
 

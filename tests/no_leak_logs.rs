@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use alpaca_lambda_bot::message;
 use alpaca_lambda_bot::notify::{Discord, Notifier, NotifyError, WebhookUrl};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 mod common;
@@ -16,44 +14,17 @@ use common::LogBuffer;
 const TOKEN: &str = "NoLeakT0ken_xyz-987_QWERTY";
 const ID: &str = "424242424242";
 
-/// A fake webhook that answers every request with `response` after `delay` (raw TCP, so
-/// the fake itself logs nothing). `None` holds the connection open without answering.
+/// A fake webhook that answers every request with `response` after `delay`.
 async fn fake(response: Option<String>, delay: Duration) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let response = response.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let _ = socket.read(&mut buf).await;
-                tokio::time::sleep(delay).await;
-                match response {
-                    Some(r) => {
-                        let _ = socket.write_all(r.as_bytes()).await;
-                        let _ = socket.shutdown().await;
-                    }
-                    None => tokio::time::sleep(Duration::from_secs(60)).await,
-                }
-            });
-        }
-    });
-    port
+    common::raw_server(response, delay, false).await
 }
 
 fn http(status: &str, headers: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
+    common::raw_response(
+        status,
+        &format!("content-type: application/json\r\n{headers}"),
+        body,
     )
-}
-
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 fn raw_url(port: u16) -> String {
@@ -70,7 +41,11 @@ async fn no_token_in_logs_or_errors_whatever_fails() {
     );
     let html = format!("<html>502 for http://x/api/v10/webhooks/{ID}/{TOKEN}</html>");
     let scenarios: Vec<(&str, u16, Duration)> = vec![
-        ("connection refused", closed_port(), Duration::from_secs(3)),
+        (
+            "connection refused",
+            common::free_port(),
+            Duration::from_secs(3),
+        ),
         (
             "persistent 500",
             fake(

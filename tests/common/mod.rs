@@ -5,11 +5,12 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alpaca_lambda_bot::config::{Config, ConfigError};
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub const SHORT: usize = 40;
@@ -108,4 +109,50 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
+}
+
+/// A fake HTTP endpoint over raw TCP (so it logs nothing of its own). For each connection:
+/// closes it at once when `drop_at_once`; else reads the request, waits `delay`, and writes
+/// `response`, or with `None` holds the connection without answering. Returns the port.
+pub async fn raw_server(response: Option<String>, delay: Duration, drop_at_once: bool) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let response = response.clone();
+            tokio::spawn(async move {
+                if drop_at_once {
+                    return;
+                }
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = socket.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
+                match response {
+                    Some(r) => {
+                        let _ = socket.write_all(r.as_bytes()).await;
+                        let _ = socket.shutdown().await;
+                    }
+                    None => tokio::time::sleep(Duration::from_secs(120)).await,
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A raw HTTP/1.1 response; `headers` are whole lines, each ending in `\r\n`.
+pub fn raw_response(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
