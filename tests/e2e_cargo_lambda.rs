@@ -152,14 +152,7 @@ async fn buy_duplicate_and_closed_through_cargo_lambda() {
     let again = tokio::task::spawn_blocking(move || invoke(port, &slot))
         .await
         .unwrap();
-    assert_eq!(again["status"], "skipped", "{again}");
-    assert!(
-        again["reason"]
-            .as_str()
-            .unwrap()
-            .contains("duplicate delivery")
-    );
-    assert_eq!(again["order"]["id"], bought["order"]["id"]);
+    common::assert_duplicate_of(&again, &bought);
 
     assert_eq!(sandbox.orders().len(), 1, "exactly one order");
     let posts = sandbox.discord_messages();

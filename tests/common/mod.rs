@@ -156,3 +156,17 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// `again` is a later delivery's outcome for the slot `first` ordered in: skipped as a
+/// duplicate, reporting the same order.
+pub fn assert_duplicate_of(again: &Value, first: &Value) {
+    assert_eq!(again["status"], "skipped", "{again}");
+    assert!(
+        again["reason"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate delivery"),
+        "{again}"
+    );
+    assert_eq!(again["order"]["id"], first["order"]["id"], "{again}");
+}
