@@ -77,22 +77,13 @@ impl Secrets {
             .ok_or_else(|| fail(SecretError::NotJson("the JSON is not an object".into())))?;
 
         // The webhook first: with it, every other problem can still be posted.
-        let webhook = match object.get("discord_webhook_url") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(WebhookUrl::parse(s).map_err(|expected| {
-                fail(SecretError::InvalidKey {
-                    key: "discord_webhook_url",
-                    expected,
-                })
-            })?),
-            Some(_) => {
-                return Err(fail(SecretError::InvalidKey {
-                    key: "discord_webhook_url",
-                    expected: "a Discord webhook URL string",
-                }));
-            }
-        };
+        let webhook = optional_key(
+            object,
+            "discord_webhook_url",
+            "a Discord webhook URL string",
+            WebhookUrl::parse,
+        )
+        .map_err(fail)?;
         let with_webhook = |error| SecretProblem {
             error,
             webhook: webhook.clone(),
@@ -112,28 +103,13 @@ impl Secrets {
                 }));
             }
         };
-        let error_mention = match object.get("discord_error_mention") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(Mention::parse(s).map_err(|expected| {
-                with_webhook(SecretError::InvalidKey {
-                    key: "discord_error_mention",
-                    expected,
-                })
-            })?),
-            Some(Value::Number(n)) => Some(Mention::parse(&n.to_string()).map_err(|expected| {
-                with_webhook(SecretError::InvalidKey {
-                    key: "discord_error_mention",
-                    expected,
-                })
-            })?),
-            Some(_) => {
-                return Err(with_webhook(SecretError::InvalidKey {
-                    key: "discord_error_mention",
-                    expected: "a Discord user or role id",
-                }));
-            }
-        };
+        let error_mention = optional_key(
+            object,
+            "discord_error_mention",
+            "a Discord user or role id",
+            Mention::parse,
+        )
+        .map_err(with_webhook)?;
         Ok(Self {
             alpaca: AlpacaKeys {
                 key_id: SecretString::from(key_id),
@@ -144,6 +120,31 @@ impl Secrets {
             error_mention,
         })
     }
+}
+
+/// An optional key: absent, null or blank is `None`; a string, or a number (a Discord id
+/// pasted without quotes), goes to `parse`, whose refusal says what was expected.
+fn optional_key<T>(
+    object: &serde_json::Map<String, Value>,
+    key: &'static str,
+    wrong_type: &'static str,
+    parse: impl Fn(&str) -> Result<T, &'static str>,
+) -> Result<Option<T>, SecretError> {
+    let raw = match object.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => {
+            return Err(SecretError::InvalidKey {
+                key,
+                expected: wrong_type,
+            });
+        }
+    };
+    parse(&raw)
+        .map(Some)
+        .map_err(|expected| SecretError::InvalidKey { key, expected })
 }
 
 /// An Alpaca key: it travels in an HTTP header, so it is printable ASCII without spaces.
