@@ -31,7 +31,6 @@ pub struct Clock {
     pub is_open: bool,
     pub now: DateTime<Utc>,
     pub next_open: DateTime<Utc>,
-    pub next_close: DateTime<Utc>,
 }
 
 /// What the cycle needs of the account.
@@ -81,7 +80,6 @@ pub struct OrderRequest {
 pub struct OrderReport {
     pub id: String,
     pub client_order_id: String,
-    pub symbol: String,
     pub side: Side,
     pub quantity: Num,
     /// Alpaca's status word: `new`, `accepted`, `partially_filled`, `filled`, `rejected`, …
@@ -338,7 +336,6 @@ impl Broker for Alpaca {
             is_open: clock.open,
             now: clock.current,
             next_open: clock.next_open,
-            next_close: clock.next_close,
         })
     }
 
@@ -483,7 +480,6 @@ fn report(order: order::Order) -> OrderReport {
     OrderReport {
         id: order.id.to_string(),
         client_order_id: order.client_order_id,
-        symbol: order.symbol,
         side: match order.side {
             order::Side::Buy => Side::Buy,
             order::Side::Sell => Side::Sell,

@@ -593,7 +593,6 @@ mod tests {
         let order = |status: &str, filled: i64| OrderReport {
             id: "o".into(),
             client_order_id: "c".into(),
-            symbol: "SPY".into(),
             side: Side::Buy,
             quantity: Num::from(2),
             status: status.into(),

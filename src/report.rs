@@ -201,7 +201,6 @@ mod tests {
         report.order = Some(OrderReport {
             id: "o-1".into(),
             client_order_id: "alb-1".into(),
-            symbol: "SPY".into(),
             side: Side::Buy,
             quantity: "10".parse().unwrap(),
             status: "filled".into(),

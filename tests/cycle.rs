@@ -75,7 +75,6 @@ impl FakeBroker {
         let order = OrderReport {
             id: format!("order-{}", self.order_count() + 1),
             client_order_id: request.client_order_id.clone(),
-            symbol: request.symbol.to_string(),
             side: request.side,
             quantity: request.quantity.as_num().clone(),
             status: if filled { "filled" } else { "accepted" }.into(),
@@ -106,7 +105,6 @@ impl Broker for FakeBroker {
             is_open: self.open,
             now: now(),
             next_open: now() + ChronoDuration::hours(18),
-            next_close: now() + ChronoDuration::hours(1),
         })
     }
 

@@ -161,7 +161,6 @@ fn order(side: Side, status: &str, filled: &str, price: Option<&str>) -> OrderRe
     OrderReport {
         id: "61e69015-8549-4bfd-b9c3-01e75843f47d".into(),
         client_order_id: "alb-20261204T1435-spy-buy-3f9a".into(),
-        symbol: "SPY".into(),
         side,
         quantity: "10".parse().unwrap(),
         status: status.into(),
