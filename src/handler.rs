@@ -364,9 +364,7 @@ impl Bot {
         };
         let limit = (Instant::now() + CALL_TIMEOUT).min(within_reserve(deadline));
         match tokio::time::timeout_at(limit, cache.get()).await {
-            Ok(result) => result
-                .map(|(secrets, _)| secrets)
-                .map_err(|problem| (problem.error.to_string(), problem.webhook)),
+            Ok(result) => result.map_err(|problem| (problem.error.to_string(), problem.webhook)),
             Err(_) => Err((
                 "could not read the secret from Secrets Manager: no answer in time".into(),
                 None,

@@ -246,13 +246,13 @@ impl<S: SecretSource> SecretCache<S> {
         }
     }
 
-    /// The cached secrets, or freshly fetched ones, and whether they came from the cache.
-    pub async fn get(&self) -> Result<(Arc<Secrets>, bool), SecretProblem> {
+    /// The cached secrets, or freshly fetched ones.
+    pub async fn get(&self) -> Result<Arc<Secrets>, SecretProblem> {
         let mut cached = self.cached.lock().await;
         if let Some((fetched_at, secrets)) = cached.as_ref()
             && fetched_at.elapsed() < self.ttl
         {
-            return Ok((secrets.clone(), true));
+            return Ok(secrets.clone());
         }
         let raw = self.source.fetch().await.map_err(|error| SecretProblem {
             error,
@@ -260,7 +260,7 @@ impl<S: SecretSource> SecretCache<S> {
         })?;
         let secrets = Arc::new(Secrets::parse(&raw)?);
         *cached = Some((Instant::now(), secrets.clone()));
-        Ok((secrets, false))
+        Ok(secrets)
     }
 
     pub async fn invalidate(&self) {
@@ -366,12 +366,14 @@ mod tests {
             },
             Duration::from_secs(60),
         );
-        assert!(!cache.get().await.unwrap().1);
-        assert!(cache.get().await.unwrap().1);
-        assert_eq!(cache.source.calls.load(Ordering::SeqCst), 1);
+        let calls = || cache.source.calls.load(Ordering::SeqCst);
+        cache.get().await.unwrap();
+        assert_eq!(calls(), 1, "the first get fetches");
+        cache.get().await.unwrap();
+        assert_eq!(calls(), 1, "the second comes from the cache");
         cache.invalidate().await;
-        assert!(!cache.get().await.unwrap().1);
-        assert_eq!(cache.source.calls.load(Ordering::SeqCst), 2);
+        cache.get().await.unwrap();
+        assert_eq!(calls(), 2, "after invalidate it fetches again");
 
         let expiring = SecretCache::new(
             Counting {
