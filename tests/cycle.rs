@@ -56,7 +56,7 @@ impl FakeBroker {
             position: None,
             closes,
             submit: SubmitBehaviour::Accept,
-            fill_after_polls: 0,
+            fill_after_polls: 1,
             auth_failure: false,
             tradable: true,
             buying_power: 100_000,

@@ -24,9 +24,14 @@ fn apca_client(sb: &Sandbox) -> Client {
 
 #[tokio::test]
 async fn every_trading_response_deserializes_with_apca_types() {
-    let sb = Sandbox::start(Scenario::default().with_position("10"))
-        .await
-        .unwrap();
+    // Filled at once, so the filled order's shape is read here too.
+    let sb = Sandbox::start(
+        Scenario::default()
+            .with_position("10")
+            .with_fill(FillMode::Immediate),
+    )
+    .await
+    .unwrap();
     let (s, v) = get(&sb, "/v2/clock").await;
     assert_eq!(s, 200);
     let c: clock::Clock = de(&v);
@@ -81,7 +86,9 @@ async fn every_trading_response_deserializes_with_apca_types() {
 
 #[tokio::test]
 async fn the_apca_client_itself_works_against_the_sandbox() {
-    let sb = Sandbox::start(Scenario::default()).await.unwrap();
+    let sb = Sandbox::start(Scenario::default().with_fill(FillMode::Immediate))
+        .await
+        .unwrap();
     let client = apca_client(&sb);
     let c = client.issue::<clock::Get>(&()).await.unwrap();
     assert!(c.open);
@@ -190,9 +197,12 @@ async fn missing_position_is_404() {
 
 #[tokio::test]
 async fn order_rules_duplicate_funds_qty_tradable() {
+    // Filled at once: the buy's quantity is in the position the sell is checked against.
     let sb = Sandbox::start(Scenario {
         buying_power: "1000".into(),
-        ..Scenario::default().with_position("3")
+        ..Scenario::default()
+            .with_position("3")
+            .with_fill(FillMode::Immediate)
     })
     .await
     .unwrap();

@@ -7,15 +7,16 @@ use serde::{Deserialize, Serialize};
 
 /// When an accepted market order fills (only while the scenario's market is open; with the
 /// market closed every order stays `"accepted"`, as Alpaca queues it for the next session).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FillMode {
-    /// `POST /v2/orders` already answers `"filled"`.
-    #[default]
+    /// `POST /v2/orders` already answers `"filled"`. Alpaca never does (its answer is
+    /// written before the fill); this exercises the bot's path for an order filled at once.
     Immediate,
     /// `POST` answers `"new"`; the order reads `"new"` until it has been fetched `n` times
     /// (`GET /v2/orders/{id}` or `GET /v2/orders:by_client_order_id`): the `n`-th fetch and every
     /// later one see `"filled"` (`AfterPolls(0)` and `AfterPolls(1)` both fill on the first fetch).
+    /// The default is `AfterPolls(1)`: a paper market order is filled by the first look.
     AfterPolls(u32),
     /// The order stays `"new"` for ever.
     Never,
@@ -67,7 +68,7 @@ impl Default for Scenario {
             symbol: "SPY".into(),
             closes: vec![500.0; 120],
             position_qty: None,
-            fill: FillMode::Immediate,
+            fill: FillMode::AfterPolls(1),
             latency: Duration::ZERO,
             account_status: "ACTIVE".into(),
             trading_blocked: false,
